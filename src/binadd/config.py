@@ -1,0 +1,335 @@
+"""Configuration: frozen dataclasses built from defaults, a preset, a file, options.
+
+A :class:`Config` has four parts (task, model, train, eval) and a device. It is
+built in one place, :func:`build_config`, from, in order of precedence: the
+command-line options, a TOML file, a preset, and the defaults. Every value is
+validated when its dataclass is built, and errors name the field. Every later
+step receives a ``Config``; none reads options itself.
+
+A TOML file may use sections or flat keys; each flat key names one field::
+
+    [task]
+    n_bits = 10
+
+    [model]
+    kind = "lstm"      # or, flat: model = "lstm"
+    hidden_size = 5
+
+    [train]
+    loss = "bce"
+    lr = 0.001
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from binadd.errors import ConfigError
+
+LOSSES = ("bce", "mse")
+MODEL_KINDS = ("lstm", "gru", "rnn")
+BIT_ORDERS = ("lsb", "msb")
+LAYOUTS = ("parallel",)
+DEVICES = ("auto", "cpu", "cuda")
+MAX_LENGTH = 10**9
+
+
+def _require(ok: bool, name: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{name}: {message}")
+
+
+def _choice(value: str, name: str, choices: tuple[str, ...]) -> None:
+    _require(value in choices, name, f"{value!r} is not one of {', '.join(choices)}")
+
+
+def _positive_int(value: Any, name: str, upper: int | None = None) -> None:
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    _require(is_int and value >= 1, name, f"must be an integer >= 1, got {value!r}")
+    if upper is not None:
+        _require(value <= upper, name, f"must be at most {upper}, got {value}")
+
+
+def _lengths(value: tuple[int, ...], name: str, allow_empty: bool = False) -> None:
+    _require(allow_empty or len(value) > 0, name, "must list at least one width")
+    for width in value:
+        _positive_int(width, name, MAX_LENGTH)
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """The arithmetic and how it is laid out in time."""
+
+    n_bits: int = 10
+    train_lengths: tuple[int, ...] = ()
+    operands: int = 2
+    bit_order: str = "lsb"
+    layout: str = "parallel"
+
+    def __post_init__(self) -> None:
+        _positive_int(self.n_bits, "n_bits", MAX_LENGTH)
+        _lengths(self.train_lengths, "train_lengths", allow_empty=True)
+        _positive_int(self.operands, "operands", 8)
+        _require(self.operands >= 2, "operands", "must be at least 2")
+        _choice(self.bit_order, "bit_order", BIT_ORDERS)
+        _choice(self.layout, "layout", LAYOUTS)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """The widths training draws from: ``train_lengths`` or just ``n_bits``."""
+        return self.train_lengths or (self.n_bits,)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which network, and its sizes."""
+
+    kind: str = "lstm"
+    hidden_size: int = 5
+    num_layers: int = 1
+    dropout: float = 0.0
+    bidirectional: bool = False
+
+    def __post_init__(self) -> None:
+        _choice(self.kind, "model", MODEL_KINDS)
+        _positive_int(self.hidden_size, "hidden_size", 4096)
+        _positive_int(self.num_layers, "num_layers", 64)
+        _require(
+            isinstance(self.dropout, int | float) and 0.0 <= self.dropout < 1.0,
+            "dropout",
+            f"must be in [0, 1), got {self.dropout!r}",
+        )
+        _require(
+            isinstance(self.bidirectional, bool),
+            "bidirectional",
+            "must be true or false",
+        )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Loss, optimizer and budget. The defaults are the original experiment's."""
+
+    loss: str = "bce"
+    lr: float = 0.001
+    batch_size: int = 100
+    epochs: int = 10
+    steps_per_epoch: int = 250
+    test_batches: int = 40
+    seed: int = 0
+    test_seed: int = 1_000_003
+
+    def __post_init__(self) -> None:
+        _choice(self.loss, "loss", LOSSES)
+        _require(
+            isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0,
+            "lr",
+            f"must be a finite number > 0, got {self.lr!r}",
+        )
+        _positive_int(self.batch_size, "batch_size", 1_000_000)
+        _positive_int(self.epochs, "epochs", 1_000_000)
+        _positive_int(self.steps_per_epoch, "steps_per_epoch", 10_000_000)
+        _positive_int(self.test_batches, "test_batches", 1_000_000)
+        for name in ("seed", "test_seed"):
+            value = getattr(self, name)
+            _require(
+                isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+                name,
+                f"must be an integer >= 0, got {value!r}",
+            )
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Which widths to score after training, on how many fixed-seed pairs."""
+
+    eval_lengths: tuple[int, ...] = tuple(range(1, 21))
+    eval_samples: int = 1000
+    eval_seed: int = 2_000_003
+
+    def __post_init__(self) -> None:
+        _lengths(self.eval_lengths, "eval_lengths")
+        _positive_int(self.eval_samples, "eval_samples", 10_000_000)
+        _require(
+            isinstance(self.eval_seed, int) and self.eval_seed >= 0,
+            "eval_seed",
+            f"must be an integer >= 0, got {self.eval_seed!r}",
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs; stored in every run directory and checkpoint."""
+
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        _choice(self.device, "device", DEVICES)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+SECTIONS: dict[str, type] = {
+    "task": TaskConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "eval": EvalConfig,
+}
+# Flat keys that differ from their field's name.
+ALIASES = {"model": ("model", "kind")}
+PRESETS: dict[str, dict[str, Any]] = {
+    # The original study's recipe, exactly (also today's defaults).
+    "notebook": {},
+}
+
+
+def _flat_keys() -> dict[str, tuple[str, str]]:
+    """Map each flat key to its (section, field)."""
+    keys = {f.name: (s, f.name) for s, cls in SECTIONS.items() for f in fields(cls)}
+    del keys["kind"]
+    keys.update(ALIASES)
+    keys["device"] = ("", "device")
+    return keys
+
+
+FLAT_KEYS = _flat_keys()
+
+
+def _unknown(key: str, where: str, known: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"unknown key {key!r} in {where}{hint}")
+
+
+def parse_lengths(text: str) -> tuple[int, ...]:
+    """Parse widths like ``1-20,50,1e4``: ranges, single values, powers of ten."""
+    widths: list[int] = []
+    for part in text.replace(" ", "").split(","):
+        match = re.fullmatch(r"(\d+(?:e\d+)?)(?:-(\d+(?:e\d+)?))?", part, re.I)
+        if not match:
+            raise ConfigError(f"lengths: cannot read {part!r} in {text!r}")
+        low = _width(match.group(1))
+        high = _width(match.group(2)) if match.group(2) else low
+        if high < low or high - low > 100_000:
+            raise ConfigError(f"lengths: bad range {part!r}")
+        widths.extend(range(low, high + 1))
+    return tuple(dict.fromkeys(widths))
+
+
+def _width(text: str) -> int:
+    mantissa, _, exponent = text.lower().partition("e")
+    if len(mantissa) > 12 or len(exponent) > 2:
+        raise ConfigError(f"lengths: {text!r} is too large")
+    return int(mantissa) * 10 ** int(exponent or 0)
+
+
+def _coerce(section: str, name: str, value: Any) -> Any:
+    """Turn TOML or option values into the field's type where that is lossless."""
+    if name in ("train_lengths", "eval_lengths"):
+        if isinstance(value, str):
+            return parse_lengths(value)
+        if isinstance(value, list | tuple):
+            return tuple(value)
+        if isinstance(value, int):
+            return (value,)
+    if name in ("lr", "dropout") and isinstance(value, int) and value is not True:
+        return float(value)
+    return value
+
+
+def _updates_from_mapping(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Flatten a (possibly sectioned) mapping into {flat key: value}."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in SECTIONS and isinstance(value, dict):
+            cls = SECTIONS[key]
+            names = [f.name for f in fields(cls)]
+            for name, item in value.items():
+                if name not in names:
+                    raise _unknown(name, f"{where} [{key}]", names)
+                flat[_flat_name(key, name)] = item
+        elif key in FLAT_KEYS:
+            flat[key] = value
+        else:
+            raise _unknown(key, where, [*FLAT_KEYS, *SECTIONS])
+    return flat
+
+
+def _flat_name(section: str, name: str) -> str:
+    for flat, target in FLAT_KEYS.items():
+        if target == (section, name):
+            return flat
+    raise ConfigError(f"no flat key for {section}.{name}")
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file into flat updates."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    return _updates_from_mapping(data, str(path))
+
+
+def apply_updates(config: Config, updates: dict[str, Any]) -> Config:
+    """Return a new config with flat updates applied, validated."""
+    parts: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    top: dict[str, Any] = {}
+    for key, value in updates.items():
+        if key not in FLAT_KEYS:
+            raise _unknown(key, "options", list(FLAT_KEYS))
+        section, name = FLAT_KEYS[key]
+        value = _coerce(section, name, value)
+        if section:
+            parts[section][name] = value
+        else:
+            top[name] = value
+    try:
+        changed = {
+            section: dataclasses.replace(getattr(config, section), **values)
+            for section, values in parts.items()
+            if values
+        }
+        return dataclasses.replace(config, **changed, **top)
+    except TypeError as error:
+        raise ConfigError(f"bad config value: {error}") from None
+
+
+def build_config(
+    preset: str | None = None,
+    path: str | Path | None = None,
+    options: dict[str, Any] | None = None,
+) -> Config:
+    """Build a config: defaults, then a preset, a TOML file, then options."""
+    config = Config()
+    if preset is not None:
+        if preset not in PRESETS:
+            raise _unknown(preset, "presets", list(PRESETS))
+        config = apply_updates(config, PRESETS[preset])
+    if path is not None:
+        config = apply_updates(config, load_toml(path))
+    return apply_updates(config, options or {})
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Rebuild a config saved with :meth:`Config.to_dict`, validating it."""
+    if not isinstance(data, dict):
+        raise ConfigError("saved config is not a mapping")
+    return apply_updates(Config(), _updates_from_mapping(data, "saved config"))

@@ -1,0 +1,213 @@
+"""Training: draw fresh pairs, forward, loss, step; test once an epoch; checkpoint.
+
+The loop writes through a :class:`~binadd.rundir.RunDir` and never touches files
+itself. All randomness flows from the config's seeds: ``seed`` fixes the initial
+weights and the training pairs, ``test_seed`` the held-out set, which is drawn
+once and scored after every epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from binadd.config import Config
+from binadd.errors import TrainingDiverged, UsageError
+from binadd.layouts import Example, Layout
+from binadd.metrics import Tally, masked_loss
+from binadd.models import build_model
+from binadd.rundir import Checkpoint, RunDir
+from binadd.task import describe_sum, random_operands
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(name: str) -> torch.device:
+    """Turn ``auto``, ``cpu`` or ``cuda`` into a device, checking it exists."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("device: cuda was asked for but no CUDA device is available")
+    return torch.device(name)
+
+
+@dataclass
+class TestSet:
+    """A fixed held-out set: operand bits and their encoding, in batches."""
+
+    operands: list[torch.Tensor]
+    examples: list[Example]
+
+
+def draw_test_set(config: Config, layout: Layout, device: torch.device) -> TestSet:
+    """Draw the held-out set on the CPU from ``test_seed`` (same on every device)."""
+    generator = torch.Generator().manual_seed(config.train.test_seed)
+    operands, examples = [], []
+    for _ in range(config.train.test_batches):
+        bits = random_operands(
+            config.train.batch_size, config.task.n_bits, layout.operands, generator
+        )
+        operands.append(bits)
+        examples.append(layout.encode(bits).to(device))
+    return TestSet(operands, examples)
+
+
+@dataclass
+class Trainer:
+    """Owns the model, optimizer and generators of one training run."""
+
+    config: Config
+    device: torch.device
+    layout: Layout = field(init=False)
+    model: nn.Module = field(init=False)
+    optimizer: torch.optim.Optimizer = field(init=False)
+    generator: torch.Generator = field(init=False)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        torch.manual_seed(self.config.train.seed)
+        self.layout = Layout.from_config(self.config.task)
+        self.model = build_model(self.config.model, self.layout.input_size)
+        self.model.to(self.device)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=self.config.train.lr
+        )
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(self.config.train.seed)
+        self.test_set = draw_test_set(self.config, self.layout, self.device)
+
+    @property
+    def epoch(self) -> int:
+        return len(self.history)
+
+    def draw_batch(self) -> Example:
+        """Fresh pairs at a width drawn from the training widths."""
+        widths = self.config.task.widths
+        width = widths[0]
+        if len(widths) > 1:
+            index = torch.randint(
+                len(widths), (1,), generator=self.generator, device=self.device
+            )
+            width = widths[int(index)]
+        bits = random_operands(
+            self.config.train.batch_size,
+            width,
+            self.layout.operands,
+            self.generator,
+            self.device,
+        )
+        return self.layout.encode(bits)
+
+    def train_epoch(self, progress: bool = False) -> dict[str, float]:
+        """Run one epoch of optimizer steps; return its mean loss and accuracies."""
+        self.model.train()
+        tally, loss_sum = Tally(), torch.zeros((), device=self.device)
+        steps = range(self.config.train.steps_per_epoch)
+        bar = tqdm(steps, unit="step", leave=False, disable=not progress)
+        for _ in bar:
+            example = self.draw_batch()
+            logits, _ = self.model(example.inputs)
+            loss = masked_loss(logits, example, self.config.train.loss)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            loss_sum += loss.detach()
+            tally.add(logits.detach(), example)
+        return {
+            "train_loss": float(loss_sum) / len(steps),
+            "train_bit_accuracy": tally.bit_accuracy,
+            "train_sequence_accuracy": tally.sequence_accuracy,
+        }
+
+    @torch.no_grad()
+    def test(self) -> tuple[dict[str, float], list[str]]:
+        """Score the held-out set; also describe a few wrong sums."""
+        self.model.eval()
+        tally, loss_sum, wrong = Tally(), 0.0, list[str]()
+        for bits, example in zip(
+            self.test_set.operands, self.test_set.examples, strict=True
+        ):
+            logits, _ = self.model(example.inputs)
+            loss_sum += float(masked_loss(logits, example, self.config.train.loss))
+            correct = tally.add(logits, example)
+            if len(wrong) < 3 and not bool(correct.all()):
+                predicted = self.layout.decode((logits > 0).cpu())
+                for index in (~correct).nonzero()[:, 0].tolist()[: 3 - len(wrong)]:
+                    wrong.append(describe_sum(bits[index], predicted[index]))
+        metrics = {
+            "test_loss": loss_sum / len(self.test_set.examples),
+            "test_bit_accuracy": tally.bit_accuracy,
+            "test_sequence_accuracy": tally.sequence_accuracy,
+        }
+        return metrics, wrong
+
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(
+            config=self.config,
+            model_state=self.model.state_dict(),
+            epoch=self.epoch,
+            history=self.history,
+            optimizer_state=self.optimizer.state_dict(),
+            rng_state=self.generator.get_state(),
+        )
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continue from a checkpoint: weights, optimizer, generator, history."""
+        self.model.load_state_dict(checkpoint.model_state)
+        if checkpoint.optimizer_state is not None:
+            self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        if checkpoint.rng_state is not None:
+            self.generator.set_state(checkpoint.rng_state.to(torch.uint8))
+        self.history = list(checkpoint.history)
+
+
+def format_epoch(record: dict[str, Any], epochs: int) -> str:
+    """One fixed-width log line for an epoch."""
+    return (
+        f"epoch {record['epoch']:5d}/{epochs:<5d}"
+        f" | train loss {record['train_loss']:.4f}"
+        f" bit {record['train_bit_accuracy']:.4f}"
+        f" seq {record['train_sequence_accuracy']:.4f}"
+        f" | test loss {record['test_loss']:.4f}"
+        f" bit {record['test_bit_accuracy']:.4f}"
+        f" seq {record['test_sequence_accuracy']:.4f}"
+        f" | {record['seconds']:7.2f}s"
+    )
+
+
+def fit(trainer: Trainer, run: RunDir, progress: bool | None = None) -> None:
+    """Train for the configured epochs, checkpointing after each one."""
+    config = trainer.config
+    if progress is None:
+        progress = sys.stderr.isatty()
+    while trainer.epoch < config.train.epochs:
+        start = time.perf_counter()
+        train_metrics = trainer.train_epoch(progress)
+        test_metrics, wrong = trainer.test()
+        record = {
+            "epoch": trainer.epoch + 1,
+            "steps": (trainer.epoch + 1) * config.train.steps_per_epoch,
+            **train_metrics,
+            **test_metrics,
+            "seconds": time.perf_counter() - start,
+        }
+        if not all(math.isfinite(record[k]) for k in ("train_loss", "test_loss")):
+            raise TrainingDiverged(
+                f"loss became {record['train_loss']} in epoch {record['epoch']}; "
+                f"the last good checkpoint (epoch {trainer.epoch}) is kept "
+                f"in {run.path}"
+            )
+        trainer.history.append(record)
+        run.save_checkpoint(trainer.checkpoint())
+        run.write_metrics(trainer.history)
+        log.info(format_epoch(record, config.train.epochs))
+        for line in wrong:
+            log.info("    wrong: %s", line)
