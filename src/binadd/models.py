@@ -24,7 +24,7 @@ State = Any
 class RecurrentAdder(nn.Module):
     """A stack of LSTM, GRU or tanh-RNN layers and a linear read-out per step."""
 
-    cells: ClassVar[dict[str, type[nn.RNNBase]]] = {
+    cells: ClassVar[dict[str, Any]] = {
         "lstm": nn.LSTM,
         "gru": nn.GRU,
         "rnn": nn.RNN,
