@@ -27,6 +27,8 @@ from binadd.config import (
     parse_lengths,
 )
 from binadd.errors import BinaddError, UsageError
+from binadd.sweep_cli import add_parsers as add_sweep_parsers
+from binadd.sweep_cli import run_report_command, run_sweep_command
 
 log = logging.getLogger("binadd")
 
@@ -136,6 +138,7 @@ def build_parser() -> Parser:
     add.add_argument("b", help="second operand: decimal, 0b binary or 0x hex")
     add.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(add)
+    add_sweep_parsers(commands, _add_common)
     return parser
 
 
@@ -301,6 +304,8 @@ COMMANDS = {
     "evaluate": run_evaluate,
     "plot": run_plot,
     "add": run_add,
+    "sweep": run_sweep_command,
+    "report": run_report_command,
 }
 
 

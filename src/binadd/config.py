@@ -333,3 +333,16 @@ def config_from_dict(data: dict[str, Any]) -> Config:
     if not isinstance(data, dict):
         raise ConfigError("saved config is not a mapping")
     return apply_updates(Config(), _updates_from_mapping(data, "saved config"))
+
+
+def updates_from_mapping(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Flat updates from a mapping in the TOML file's form (flat keys or sections).
+
+    Args:
+        data: a mapping such as a parsed TOML table.
+        where: names the source in error messages, e.g. ``"sweep.toml [base]"``.
+
+    Returns:
+        {flat key: value}, ready for :func:`apply_updates`.
+    """
+    return _updates_from_mapping(data, where)
