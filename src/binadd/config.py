@@ -231,9 +231,11 @@ def parse_lengths(text: str) -> tuple[int, ...]:
 
 def _width(text: str) -> int:
     mantissa, _, exponent = text.lower().partition("e")
-    if len(mantissa) > 12 or len(exponent) > 2:
-        raise ConfigError(f"lengths: {text!r} is too large")
-    return int(mantissa) * 10 ** int(exponent or 0)
+    mantissa = mantissa.lstrip("0") or "0"
+    width = int(mantissa[:12]) * 10 ** min(int(exponent or 0), 99)
+    if len(mantissa) > 12 or not 1 <= width <= MAX_LENGTH:
+        raise ConfigError(f"lengths: {text!r} is not a width from 1 to {MAX_LENGTH}")
+    return width
 
 
 def _coerce(section: str, name: str, value: Any) -> Any:
