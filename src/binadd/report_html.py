@@ -31,10 +31,14 @@ from binadd.report import (
     format_summary,
 )
 from binadd.rundir import write_atomic
+from binadd.sweepfile import GENERALIZATION_FACTOR
 
 
 def plot_accuracy(report: Report, path: Path) -> Path:
-    """Draw mean sequence accuracy against width with interval bands."""
+    """Draw mean sequence accuracy against width with interval bands.
+
+    Dotted lines mark each configuration's training width and ten times it.
+    """
     figure, axis = plt.subplots(figsize=(8, 4.5))
     for group in report.groups:
         rows = [r for r in report.widths if r["config_index"] == group.config_index]
@@ -55,6 +59,11 @@ def plot_accuracy(report: Report, path: Path) -> Path:
             color=line.get_color(),
             alpha=0.2,
         )
+    factor = GENERALIZATION_FACTOR
+    marks = sorted({g.n_bits * k for g in report.groups for k in (1, factor)})
+    for index, width in enumerate(marks):
+        label = "n_bits and 10 x n_bits" if index == 0 else None
+        axis.axvline(width, color="grey", linestyle=":", label=label)
     all_widths = [row["n_bits"] for row in report.widths]
     if all_widths and max(all_widths) / max(min(all_widths), 1) >= 50:
         axis.set_xscale("log")
