@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -46,6 +47,10 @@ def failed_result(task: TrialTask, error: BaseException) -> dict[str, Any]:
 
 def _init_worker() -> None:
     torch.set_num_threads(1)
+    # Ctrl-C reaches the whole process group: a worker then stops at once
+    # instead of finishing the trials already queued to it. The parent records
+    # nothing for those trials, so the next run of the sweep runs them again.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _context() -> multiprocessing.context.BaseContext:
