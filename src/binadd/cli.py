@@ -112,6 +112,12 @@ def build_parser() -> Parser:
     train.add_argument(
         "--force", action="store_true", help="overwrite an existing run directory"
     )
+    train.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN",
+        help="continue a stopped run from its last checkpoint, with its config",
+    )
     _add_common(train)
 
     evaluate = commands.add_parser("evaluate", help="score a run at many widths")
@@ -140,8 +146,8 @@ def build_parser() -> Parser:
 
 
 def _setup(args: argparse.Namespace) -> None:
-    if args.threads < 1:
-        raise UsageError("--threads must be at least 1")
+    if not 1 <= args.threads <= 1024:
+        raise UsageError(f"--threads must be from 1 to 1024, got {args.threads}")
     torch.set_num_threads(args.threads)
 
 
@@ -155,20 +161,25 @@ def run_train(args: argparse.Namespace) -> int:
     from binadd.evaluate import evaluate, format_verdicts, verdicts
     from binadd.plots import plot_curves, plot_lengths
     from binadd.rundir import RunDir
-    from binadd.train import Trainer, fit
+    from binadd.train import Trainer, fit, resume
 
-    options = {key: getattr(args, key) for _, key, _, _ in TRAIN_OPTIONS}
-    options = {key: value for key, value in options.items() if value is not None}
-    if args.device is not None:
-        options["device"] = args.device
-    config = build_config(args.preset, args.config, options)
-    device = _device(args, config)
-    out = args.out or RunDir.default_path("runs", config)
-    run = RunDir.create(out, force=args.force)
-    run.write_config(config)
-    log.info("run directory: %s (device %s)", run.path, device)
+    if args.resume is not None:
+        _check_resume_options(args)
+        run, trainer = resume(args.resume, args.device)
+        config, device = trainer.config, trainer.device
+    else:
+        options = {key: getattr(args, key) for _, key, _, _ in TRAIN_OPTIONS}
+        options = {key: value for key, value in options.items() if value is not None}
+        if args.device is not None:
+            options["device"] = args.device
+        config = build_config(args.preset, args.config, options)
+        device = _device(args, config)
+        out = args.out or RunDir.default_path("runs", config)
+        run = RunDir.create(out, force=args.force)
+        run.write_config(config)
+        log.info("run directory: %s (device %s)", run.path, device)
+        trainer = Trainer(config, device)
 
-    trainer = Trainer(config, device)
     fit(trainer, run)
     records = evaluate(
         trainer.model,
@@ -185,6 +196,18 @@ def run_train(args: argparse.Namespace) -> int:
     print("\n".join(format_verdicts(verdicts(records))))
     print(f"run directory: {run.path}")
     return 0
+
+
+def _check_resume_options(args: argparse.Namespace) -> None:
+    """--resume continues with the run's saved config: nothing may change it."""
+    flags = [(flag, getattr(args, key)) for flag, key, _, _ in TRAIN_OPTIONS]
+    flags += [("--config", args.config), ("--preset", args.preset)]
+    flags += [("--out", args.out), ("--force", args.force or None)]
+    given = [flag for flag, value in flags if value is not None]
+    if given:
+        raise UsageError(
+            f"--resume continues a run with its saved config; drop {', '.join(given)}"
+        )
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -320,3 +343,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("binadd: interrupted", file=sys.stderr)
         return 130
+    except (OSError, MemoryError, RuntimeError) as error:
+        # Faults of the machine rather than of binadd: a file system that
+        # refuses a write, or memory running out. Anything else is a bug and
+        # keeps its traceback.
+        if debug or not _is_environment_fault(error):
+            raise
+        print(f"binadd: error: {_describe_fault(error)}", file=sys.stderr)
+        return 1
+
+
+def _is_environment_fault(error: BaseException) -> bool:
+    if isinstance(error, OSError | MemoryError | torch.OutOfMemoryError):
+        return True
+    return "can't allocate memory" in str(error)
+
+
+def _describe_fault(error: BaseException) -> str:
+    if isinstance(error, OSError):
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror or error}{where}"
+    return "out of memory; try a smaller batch_size, width or model"

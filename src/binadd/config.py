@@ -40,6 +40,13 @@ BIT_ORDERS = ("lsb", "msb")
 LAYOUTS = ("parallel",)
 DEVICES = ("auto", "cpu", "cuda")
 MAX_LENGTH = 10**9
+# Beyond this a learning rate overflows the optimizer's float32 arithmetic.
+MAX_LR = 1e6
+# Seeds must fit the 64-bit integer that torch's generators take.
+MAX_SEED = 2**63 - 1
+# Bit steps training holds at once (a batch, or the whole held-out set): beyond
+# this a run would exhaust memory. Evaluation streams and is not bound by it.
+MAX_TRAINING_STEPS = 2**26
 
 
 def _require(ok: bool, name: str, message: str) -> None:
@@ -58,7 +65,17 @@ def _positive_int(value: Any, name: str, upper: int | None = None) -> None:
         _require(value <= upper, name, f"must be at most {upper}, got {value}")
 
 
+def _seed(value: Any, name: str) -> None:
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    _require(
+        is_int and 0 <= value <= MAX_SEED,
+        name,
+        f"must be an integer from 0 to 2**63 - 1, got {value!r}",
+    )
+
+
 def _lengths(value: tuple[int, ...], name: str, allow_empty: bool = False) -> None:
+    _require(isinstance(value, tuple), name, f"must be a list of widths, got {value!r}")
     _require(allow_empty or len(value) > 0, name, "must list at least one width")
     for width in value:
         _positive_int(width, name, MAX_LENGTH)
@@ -103,7 +120,9 @@ class ModelConfig:
         _positive_int(self.hidden_size, "hidden_size", 4096)
         _positive_int(self.num_layers, "num_layers", 64)
         _require(
-            isinstance(self.dropout, int | float) and 0.0 <= self.dropout < 1.0,
+            isinstance(self.dropout, int | float)
+            and not isinstance(self.dropout, bool)
+            and 0.0 <= self.dropout < 1.0,
             "dropout",
             f"must be in [0, 1), got {self.dropout!r}",
         )
@@ -129,22 +148,18 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _choice(self.loss, "loss", LOSSES)
+        is_number = isinstance(self.lr, int | float) and not isinstance(self.lr, bool)
         _require(
-            isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0,
+            is_number and math.isfinite(self.lr) and 0 < self.lr <= MAX_LR,
             "lr",
-            f"must be a finite number > 0, got {self.lr!r}",
+            f"must be a number > 0 and at most {MAX_LR:g}, got {self.lr!r}",
         )
         _positive_int(self.batch_size, "batch_size", 1_000_000)
         _positive_int(self.epochs, "epochs", 1_000_000)
         _positive_int(self.steps_per_epoch, "steps_per_epoch", 10_000_000)
         _positive_int(self.test_batches, "test_batches", 1_000_000)
-        for name in ("seed", "test_seed"):
-            value = getattr(self, name)
-            _require(
-                isinstance(value, int) and not isinstance(value, bool) and value >= 0,
-                name,
-                f"must be an integer >= 0, got {value!r}",
-            )
+        _seed(self.seed, "seed")
+        _seed(self.test_seed, "test_seed")
 
 
 @dataclass(frozen=True)
@@ -158,11 +173,7 @@ class EvalConfig:
     def __post_init__(self) -> None:
         _lengths(self.eval_lengths, "eval_lengths")
         _positive_int(self.eval_samples, "eval_samples", 10_000_000)
-        _require(
-            isinstance(self.eval_seed, int) and self.eval_seed >= 0,
-            "eval_seed",
-            f"must be an integer >= 0, got {self.eval_seed!r}",
-        )
+        _seed(self.eval_seed, "eval_seed")
 
 
 @dataclass(frozen=True)
@@ -177,9 +188,30 @@ class Config:
 
     def __post_init__(self) -> None:
         _choice(self.device, "device", DEVICES)
+        _check_training_memory(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _check_training_memory(config: Config) -> None:
+    """Refuse a batch or held-out set too large to hold, naming the fields."""
+    train, task = config.train, config.task
+    per_batch = train.batch_size * max(task.widths)
+    _require(
+        per_batch <= MAX_TRAINING_STEPS,
+        "batch_size",
+        f"{train.batch_size} pairs x {max(task.widths)} bits = {per_batch} bit "
+        f"steps per batch, more than {MAX_TRAINING_STEPS}; train on narrower "
+        "widths (evaluation streams long ones)",
+    )
+    held_out = train.test_batches * train.batch_size * task.n_bits
+    _require(
+        held_out <= MAX_TRAINING_STEPS,
+        "test_batches",
+        f"the held-out set of {train.test_batches} x {train.batch_size} pairs "
+        f"x {task.n_bits} bits is more than {MAX_TRAINING_STEPS} bit steps",
+    )
 
 
 SECTIONS: dict[str, type] = {
@@ -265,6 +297,8 @@ def _updates_from_mapping(data: dict[str, Any], where: str) -> dict[str, Any]:
                 flat[_flat_name(key, name)] = item
         elif key in FLAT_KEYS:
             flat[key] = value
+        elif key in SECTIONS:
+            raise ConfigError(f"{key} in {where} must be a table, like [{key}]")
         else:
             raise _unknown(key, where, [*FLAT_KEYS, *SECTIONS])
     return flat
