@@ -320,7 +320,7 @@ def resume(path: str | Path, device_name: str | None = None) -> tuple[RunDir, Tr
     """
     run = RunDir.open(path, need_checkpoint=False)
     run.remove_stale_temporaries()
-    checkpoint = run.load_checkpoint() if run.checkpoint_path.is_file() else None
+    checkpoint = run.load_checkpoint() if run.checkpoint_path.exists() else None
     config = checkpoint.config if checkpoint else run.read_config()
     trained_on = checkpoint.extra.get("device") if checkpoint else None
     if trained_on not in (None, "cpu", "cuda"):
