@@ -338,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BinaddError as error:
         if debug:
             raise
-        print(f"binadd: error: {error}", file=sys.stderr)
+        print(f"binadd: error: {one_line(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("binadd: interrupted", file=sys.stderr)
@@ -349,8 +349,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # keeps its traceback.
         if debug or not _is_environment_fault(error):
             raise
-        print(f"binadd: error: {_describe_fault(error)}", file=sys.stderr)
+        print(f"binadd: error: {one_line(_describe_fault(error))}", file=sys.stderr)
         return 1
+
+
+def one_line(text: str) -> str:
+    """Escape line breaks and other control characters that echoed input may
+    carry, so that an error stays one line on the terminal."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
 
 
 def _is_environment_fault(error: BaseException) -> bool:
