@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.binadd-installed
 EXTRAS ?= dev
+CODE := $(wildcard src tests benchmarks)
 
 .PHONY: setup train test lint clean
 
@@ -20,8 +21,8 @@ train: $(STAMP)
 	$(VENV)/bin/binadd train $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff format --check src tests benchmarks
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check $(CODE)
+	$(VENV)/bin/ruff check $(CODE)
 	$(VENV)/bin/mypy
 
 test: lint
