@@ -72,7 +72,7 @@ BAD_CONFIGS = [
     ("train_lengths = {a = 1}", ["train_lengths"]),
     ('train_lengths = "40-1"', ["lengths", "bad range"]),
     ('device = "tpu"', ["device", "'tpu'"]),
-    ('model = "transformer"', ["model", "'transformer'"]),
+    ('model = "lstmm"', ["model", "'lstmm'"]),
     ("n_bits = ", ["not valid TOML"]),
     ("[[task]]\nn_bits = 3", ["task", "must be a table"]),
 ]
