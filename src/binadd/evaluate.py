@@ -21,7 +21,7 @@ column holds the real count and its interval says what that count is worth.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -38,6 +38,7 @@ from binadd.stream import (
     GENERATION_BITS,
     WHOLE_SEQUENCE_LIMIT,
     CaseSource,
+    Chunk,
     RandomSource,
     RowScores,
     Source,
@@ -88,7 +89,7 @@ def _chunks(
     n_bits: int,
     device: torch.device,
     chunk_size: int | None,
-) -> Any:
+) -> Iterator[Chunk]:
     """Stream when the model and layout allow it, else score whole sums."""
     if can_stream(model, layout):
         return stream_chunks(model, source, n_bits, layout.operands, device, chunk_size)

@@ -17,7 +17,7 @@ matplotlib.use("Agg")  # Files only: no display is needed or wanted.
 import matplotlib.pyplot as plt
 
 from binadd.config import Config
-from binadd.horizon import summarize
+from binadd.horizon import THRESHOLD, summarize
 from binadd.rundir import RunDir
 
 
@@ -93,7 +93,7 @@ def plot_lengths(run: RunDir, config: Config) -> Path:
             horizon,
             color="tab:green",
             linestyle="--",
-            label=f"horizon {horizon} bits (sequence accuracy >= 0.99)",
+            label=f"horizon: {horizon} bits (sequence accuracy >= {THRESHOLD})",
         )
     if widths and max(widths) / max(min(widths), 1) >= 100:
         axis.set_xscale("log")
