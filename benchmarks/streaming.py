@@ -8,9 +8,9 @@ hidden size 5, seed 0) on the same operand bits, one torch thread:
 - streaming: :func:`binadd.stream.stream_chunks` feeds 65536 steps at a time,
   carrying the LSTM state and the carry, and :func:`score_chunks` compares.
 
-Throughput is answer bits scored per second (rows x (n_bits + 1) / seconds),
-the best of ``--repeats`` runs, the two sides interleaved so that load from
-other processes hits both alike. Peak memory is measured in a fresh child
+Throughput is answer bits scored per CPU second (rows x (n_bits + 1) / seconds),
+the median of ``--repeats`` runs, the two sides taking turns to go first so
+that load from other processes hits both alike. Peak memory is measured in a fresh child
 process per side: the child's peak resident set size (``VmHWM``, where Linux
 has it, else ``ru_maxrss``) after the run, and the same before it (imports,
 model, operand bits) so that the cost of the run itself reads as the
@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -69,26 +71,37 @@ def stream_wrong_rows(model: torch.nn.Module, source: Source, n_bits: int) -> in
 
 
 def _timed(run: Callable[[], int]) -> tuple[float, int]:
-    start = time.perf_counter()
+    """CPU seconds of ``run`` and its result.
+
+    NOTE: CPU time of this process, not wall time: the benchmark shares its
+    machine, and with one thread the two agree on an idle machine.
+    """
+    start = time.process_time()
     result = run()
-    return time.perf_counter() - start, result
+    return time.process_time() - start, result
 
 
 def throughput(rows: int, n_bits: int, repeats: int) -> dict[str, float]:
-    """Answer bits per second of both sides on the same sums."""
+    """Answer bits per second of both sides on the same sums (median of runs)."""
     model = _model()
     bits = random_operands(rows, n_bits, 2, torch.Generator().manual_seed(1))
-    plain_time = stream_time = float("inf")
-    for _ in range(repeats):  # interleaved: both sides see the same load
-        seconds, plain_wrong = _timed(lambda: plain_wrong_rows(model, bits))
-        plain_time = min(plain_time, seconds)
-        seconds, stream_wrong = _timed(
-            lambda: stream_wrong_rows(model, TensorSource(bits), n_bits)
-        )
-        stream_time = min(stream_time, seconds)
-        assert plain_wrong == stream_wrong, "the two sides must agree"
+    sides = {
+        "plain": lambda: plain_wrong_rows(model, bits),
+        "stream": lambda: stream_wrong_rows(model, TensorSource(bits), n_bits),
+    }
+    seconds: dict[str, list[float]] = {"plain": [], "stream": []}
+    for repeat in range(repeats):
+        # Alternate which side goes first, so that both meet the same load.
+        order = ["plain", "stream"] if repeat % 2 == 0 else ["stream", "plain"]
+        wrong = {}
+        for side in order:
+            elapsed, wrong[side] = _timed(sides[side])
+            seconds[side].append(elapsed)
+        assert wrong["plain"] == wrong["stream"], "the two sides must agree"
     answer_bits = rows * (n_bits + 1)
-    return {"plain": answer_bits / plain_time, "stream": answer_bits / stream_time}
+    return {
+        side: answer_bits / statistics.median(times) for side, times in seconds.items()
+    }
 
 
 def _max_rss_mib() -> float:
@@ -134,13 +147,25 @@ def peak_memory(side: str, n_bits: int) -> dict[str, float]:
     return json.loads(done.stdout)
 
 
+def _cpu_name() -> str:
+    """The processor's model name where Linux tells it, else the architecture."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def _line(label: str, plain: float, stream: float, unit: str, ratio: str) -> str:
     return f"{label:<34} {plain:>12,.0f} {stream:>12,.0f} {unit:<9} {ratio}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per side")
+    parser.add_argument("--repeats", type=int, default=6, help="timed runs per side")
     parser.add_argument("--bits", type=int, default=10**7, help="memory test width")
     parser.add_argument("--memory-child", choices=("plain", "stream"), help="internal")
     args = parser.parse_args()
@@ -149,8 +174,8 @@ def main() -> None:
         memory_child(args.memory_child, args.bits)
         return
 
-    machine = platform.processor() or platform.machine()
-    print(f"machine: {machine}, torch {torch.__version__}, one thread")
+    cores = os.cpu_count()
+    print(f"machine: {_cpu_name()}, {cores} cores; torch {torch.__version__}")
     print(f"{'':<34} {'plain':>12} {'streaming':>12} {'unit':<9} ratio")
     for rows, n_bits in ((100, 10**4), (1, 10**6)):
         speed = throughput(rows, n_bits, args.repeats)

@@ -219,7 +219,7 @@ def stream_chunks(
         operand_bits = source.take(start, end)
         truth, carry = add_with_carry(operand_bits, carry)
         # (rows, operands, width) -> (rows, width, operands), one step per bit.
-        inputs = operand_bits.transpose(1, 2).float().contiguous().to(device)
+        inputs = operand_bits.transpose(1, 2).float().to(device)
         logits, state = model(inputs, state)
         predicted = (logits > 0).to(torch.uint8).cpu()
         yield Chunk(start, predicted, truth)
