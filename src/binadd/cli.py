@@ -44,10 +44,15 @@ def _lengths(text: str) -> tuple[int, ...]:
 
 def _count(text: str) -> int:
     """A positive count such as 65536 or 1e7."""
-    widths = parse_lengths(text)
-    if len(widths) != 1 or widths[0] < 1:
-        raise UsageError(f"expected one positive number such as 1e7, got {text!r}")
-    return widths[0]
+    try:
+        counts = parse_lengths(text)
+    except UsageError:
+        counts = ()
+    if len(counts) != 1 or counts[0] < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected one positive number such as 1e7, got {text!r}"
+        )
+    return counts[0]
 
 
 # (flag, flat config key, type, help); choices come from the config module.

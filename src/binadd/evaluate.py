@@ -137,7 +137,9 @@ def width_passes(
 
     Random pairs come in groups of :func:`rows_per_pass`, all drawn in turn
     from the width's own generator; the structured cases ride along with the
-    last group when they fit, else they make a pass of their own.
+    last group when they fit, else they make a pass of their own. The random
+    sources draw lazily from one generator: read the passes in order, each to
+    its end, as :func:`evaluate_width` does.
     """
     generator = torch.Generator().manual_seed(width_seed(eval_seed, n_bits))
     capacity = rows_per_pass(n_bits)
