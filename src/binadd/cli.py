@@ -18,9 +18,12 @@ import torch
 
 from binadd import __version__
 from binadd.config import (
+    BIT_ORDERS,
     DEVICES,
+    LAYOUTS,
     LOSSES,
     MODEL_KINDS,
+    POSITIONS,
     PRESETS,
     Config,
     build_config,
@@ -64,9 +67,38 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
         _lengths,
         "widths to draw per batch, e.g. 1-40 (default: n_bits only)",
     ),
+    ("--operands", "operands", int, "numbers added at once, 2 to 8 (default 2)"),
+    ("--bit-order", "bit_order", BIT_ORDERS, "lsb or msb shown first (default lsb)"),
+    (
+        "--layout",
+        "layout",
+        LAYOUTS,
+        "parallel: bits side by side; sequential: a, then b, then the sum",
+    ),
     ("--model", "model", MODEL_KINDS, "sequence model (default lstm)"),
-    ("--hidden-size", "hidden_size", int, "hidden units per layer (default 5)"),
-    ("--num-layers", "num_layers", int, "recurrent layers (default 1)"),
+    ("--hidden-size", "hidden_size", int, "recurrent units per layer (default 5)"),
+    ("--num-layers", "num_layers", int, "recurrent or attention layers (default 1)"),
+    ("--dropout", "dropout", float, "dropout while training, in [0, 1) (default 0)"),
+    (
+        "--bidirectional",
+        "bidirectional",
+        bool,
+        "recurrent models also read backwards (not streamable)",
+    ),
+    ("--d-model", "d_model", int, "transformer width (default 32)"),
+    ("--num-heads", "num_heads", int, "transformer attention heads (default 4)"),
+    (
+        "--positions",
+        "positions",
+        POSITIONS,
+        "transformer position code (default sinusoidal)",
+    ),
+    (
+        "--max-positions",
+        "max_positions",
+        int,
+        "longest input (steps) learned positions cover (default 2048)",
+    ),
     ("--loss", "loss", LOSSES, "bce: cross-entropy; mse: squared error (default bce)"),
     ("--lr", "lr", float, "Adam learning rate (default 0.001)"),
     ("--batch-size", "batch_size", int, "pairs per step (default 100)"),
@@ -119,6 +151,10 @@ def build_parser() -> Parser:
     for flag, key, kind, text in TRAIN_OPTIONS:
         if isinstance(kind, tuple):
             train.add_argument(flag, dest=key, choices=kind, help=text)
+        elif kind is bool:
+            train.add_argument(
+                flag, dest=key, action="store_true", default=None, help=text
+            )
         else:
             train.add_argument(flag, dest=key, type=kind, help=text)
     train.add_argument("--out", type=Path, help="run directory (default runs/NAME)")

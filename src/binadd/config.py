@@ -35,9 +35,12 @@ import tomllib
 from binadd.errors import ConfigError
 
 LOSSES = ("bce", "mse")
-MODEL_KINDS = ("lstm", "gru", "rnn")
+# The names of binadd.models.MODELS (a test checks that the two agree).
+MODEL_KINDS = ("lstm", "gru", "rnn", "transformer")
+RECURRENT_KINDS = ("lstm", "gru", "rnn")
+POSITIONS = ("sinusoidal", "learned", "none")
 BIT_ORDERS = ("lsb", "msb")
-LAYOUTS = ("parallel",)
+LAYOUTS = ("parallel", "sequential")
 DEVICES = ("auto", "cpu", "cuda")
 MAX_LENGTH = 10**9
 
@@ -90,13 +93,22 @@ class TaskConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which network, and its sizes."""
+    """Which network, and its sizes.
+
+    ``hidden_size`` and ``bidirectional`` apply to the recurrent models;
+    ``d_model``, ``num_heads``, ``positions`` and ``max_positions`` to the
+    Transformer; ``num_layers`` and ``dropout`` to both.
+    """
 
     kind: str = "lstm"
     hidden_size: int = 5
     num_layers: int = 1
     dropout: float = 0.0
     bidirectional: bool = False
+    d_model: int = 32
+    num_heads: int = 4
+    positions: str = "sinusoidal"
+    max_positions: int = 2048
 
     def __post_init__(self) -> None:
         _choice(self.kind, "model", MODEL_KINDS)
@@ -112,6 +124,23 @@ class ModelConfig:
             "bidirectional",
             "must be true or false",
         )
+        _require(
+            not self.bidirectional or self.kind in RECURRENT_KINDS,
+            "bidirectional",
+            f"only {', '.join(RECURRENT_KINDS)} can be bidirectional, not {self.kind}",
+        )
+        self._check_transformer()
+
+    def _check_transformer(self) -> None:
+        _positive_int(self.d_model, "d_model", 4096)
+        _positive_int(self.num_heads, "num_heads", 256)
+        _require(
+            self.d_model % self.num_heads == 0,
+            "d_model",
+            f"{self.d_model} is not a multiple of num_heads ({self.num_heads})",
+        )
+        _choice(self.positions, "positions", POSITIONS)
+        _positive_int(self.max_positions, "max_positions", 1 << 20)
 
 
 @dataclass(frozen=True)
@@ -191,8 +220,40 @@ SECTIONS: dict[str, type] = {
 # Flat keys that differ from their field's name.
 ALIASES = {"model": ("model", "kind")}
 PRESETS: dict[str, dict[str, Any]] = {
-    # The original study's recipe, exactly (also today's defaults).
-    "notebook": {},
+    # The original study's recipe, spelled out so that it survives new defaults.
+    "notebook": {
+        "n_bits": 10,
+        "train_lengths": (),
+        "operands": 2,
+        "bit_order": "lsb",
+        "layout": "parallel",
+        "model": "lstm",
+        "hidden_size": 5,
+        "num_layers": 1,
+        "dropout": 0.0,
+        "bidirectional": False,
+        "loss": "bce",
+        "lr": 0.001,
+        "batch_size": 100,
+        "epochs": 10,
+        "steps_per_epoch": 250,
+        "test_batches": 40,
+    },
+    # In the spirit of 'Neural Networks and the Chomsky Hierarchy': operands one
+    # after the other, widths 1-40 drawn per batch, scored out to 500 bits.
+    "chomsky": {
+        "layout": "sequential",
+        "n_bits": 40,
+        "train_lengths": tuple(range(1, 41)),
+        "hidden_size": 256,
+        "batch_size": 128,
+        "epochs": 10,
+        "steps_per_epoch": 1000,
+        "eval_lengths": (*range(1, 41), *range(50, 501, 10)),
+        "eval_samples": 200,
+    },
+    # The classic numpy tutorial's network: a plain RNN, 16 units, 8-bit operands.
+    "tiny-rnn": {"n_bits": 8, "model": "rnn", "hidden_size": 16},
 }
 
 
@@ -231,9 +292,11 @@ def parse_lengths(text: str) -> tuple[int, ...]:
 
 def _width(text: str) -> int:
     mantissa, _, exponent = text.lower().partition("e")
-    if len(mantissa) > 12 or len(exponent) > 2:
-        raise ConfigError(f"lengths: {text!r} is too large")
-    return int(mantissa) * 10 ** int(exponent or 0)
+    mantissa = mantissa.lstrip("0") or "0"
+    width = int(mantissa[:12]) * 10 ** min(int(exponent or 0), 99)
+    if len(mantissa) > 12 or not 1 <= width <= MAX_LENGTH:
+        raise ConfigError(f"lengths: {text!r} is not a width from 1 to {MAX_LENGTH}")
+    return width
 
 
 def _coerce(section: str, name: str, value: Any) -> Any:
