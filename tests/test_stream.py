@@ -28,8 +28,15 @@ from binadd.stream import (
     case_columns,
     score_chunks,
     stream_chunks,
+    whole_chunks,
 )
-from binadd.task import CASE_NAMES, int_to_bits, random_operands, structured_case
+from binadd.task import (
+    CASE_NAMES,
+    add_bits,
+    int_to_bits,
+    random_operands,
+    structured_case,
+)
 from stream_oracle import OracleAdder
 
 CPU = torch.device("cpu")
@@ -182,3 +189,28 @@ def test_models_that_cannot_stream_have_a_stated_limit() -> None:
     assert evaluate(OracleAdder(), msb, (8,), 10, 1, CPU)[0]["samples"] == 10
     with pytest.raises(UsageError, match="cannot stream"):
         predict_sums(OracleAdder(), msb, torch.zeros(1, 2, 10**5), CPU)
+
+
+def test_whole_sequences_go_through_the_model_a_few_rows_at_a_time() -> None:
+    torch.manual_seed(2)
+    model = build_model(ModelConfig(bidirectional=True), 2).eval()
+    layout = Layout(bit_order="msb")
+    bits = random_operands(120, 5000, 2, torch.Generator().manual_seed(3))
+    (chunk,) = whole_chunks(model, layout, TensorSource(bits), 5000, CPU)
+    with torch.no_grad():
+        logits, _ = model(layout.encode(bits).inputs)
+    assert torch.equal(chunk.predicted, layout.decode(logits > 0))
+    assert torch.equal(chunk.truth, add_bits(bits))
+
+
+def test_transformer_and_sequential_layouts_are_scored_whole() -> None:
+    transformer = build_model(ModelConfig(kind="transformer"), 2).eval()
+    records = evaluate(transformer, Layout(), (3, 40), 20, 1, CPU)
+    assert [r["samples"] for r in records[:: len(CASE_NAMES) + 1]] == [20, 20]
+    with pytest.raises(UsageError, match="at most 20000 steps"):
+        evaluate(transformer, Layout(), (3, 30_000), 20, 1, CPU)
+    sequential = Layout(arrangement="sequential")
+    lstm = build_model(ModelConfig(), sequential.input_size).eval()
+    assert len(evaluate(lstm, sequential, (2, 9), 10, 1, CPU)) == 14
+    with pytest.raises(UsageError, match="cannot read 90003 steps"):
+        evaluate(lstm, sequential, (30_000,), 10, 1, CPU)

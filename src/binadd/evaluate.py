@@ -9,7 +9,7 @@ Long sums are streamed (see :mod:`binadd.stream`): a causal recurrent model on
 the ``parallel`` ``lsb`` layout is fed ``chunk_size`` steps at a time with its
 state carried over, so memory depends on the chunk and the rows of a pass, never
 on the width. Other models and layouts are scored on whole sequences, up to
-``WHOLE_SEQUENCE_LIMIT`` bits.
+``WHOLE_SEQUENCE_LIMIT`` steps (or the model's ``max_steps``), refused up front.
 
 How many random pairs a width gets: ``samples``, unless that exceeds the bit
 budget, in which case ``bit_budget // n_bits`` pairs, and never fewer than one.
@@ -73,12 +73,20 @@ def restore_model(checkpoint: Checkpoint, device: torch.device) -> nn.Module:
 
 
 def check_width(model: nn.Module, layout: Layout, n_bits: int) -> None:
-    """Refuse widths that a model which cannot stream would not hold in memory."""
-    if n_bits > WHOLE_SEQUENCE_LIMIT and not can_stream(model, layout):
+    """Refuse widths too long to score whole, for a model that cannot stream.
+
+    The limit is ``WHOLE_SEQUENCE_LIMIT`` steps, or the model's own
+    ``max_steps`` where it has a smaller one.
+    """
+    if can_stream(model, layout):
+        return
+    steps = layout.steps(n_bits)
+    limit = min(WHOLE_SEQUENCE_LIMIT, getattr(model, "max_steps", steps))
+    if steps > limit:
         raise UsageError(
-            f"{n_bits} bits is too wide for this model: it cannot stream "
-            f"(layout {layout.arrangement}/{layout.bit_order}), so sums are scored "
-            f"whole, up to {WHOLE_SEQUENCE_LIMIT} bits"
+            f"this model cannot read {steps} steps ({n_bits} bits): it cannot "
+            f"stream (layout {layout.arrangement}/{layout.bit_order}), so it reads "
+            f"whole sums of at most {limit} steps; score smaller widths"
         )
 
 

@@ -31,8 +31,10 @@ DEFAULT_CHUNK_SIZE = 1 << 16
 # Positions drawn per call of the random generator; fixed, so that the pairs
 # do not depend on the chunk size.
 GENERATION_BITS = 1 << 16
-# Widest sum scored whole when the model or layout cannot stream.
+# Most steps of a sum scored whole when the model or layout cannot stream.
 WHOLE_SEQUENCE_LIMIT = 1 << 16
+# Rows x steps of one whole-sequence forward call; bounds its memory.
+WHOLE_FORWARD_STEPS = 1 << 18
 
 
 class Source(Protocol):
@@ -272,10 +274,15 @@ def whole_chunks(
 ) -> Iterator[Chunk]:
     """One chunk holding whole sums, through the layout's own encoding.
 
-    For models or layouts that cannot stream; the caller bounds the width.
+    For models or layouts that cannot stream; the caller bounds the width. The
+    rows go through the model a few at a time, ``WHOLE_FORWARD_STEPS`` steps in
+    all per call.
     """
     operand_bits = source.take(0, n_bits)
-    example = layout.encode(operand_bits.to(device))
-    logits, _ = model(example.inputs)
-    predicted = layout.decode((logits > 0).cpu())
-    yield Chunk(0, predicted, add_bits(operand_bits))
+    rows = max(1, WHOLE_FORWARD_STEPS // layout.steps(n_bits))
+    predicted = []
+    for part in operand_bits.split(rows):
+        example = layout.encode(part.to(device))
+        logits, _ = model(example.inputs)
+        predicted.append(layout.decode((logits > 0).cpu()))
+    yield Chunk(0, torch.cat(predicted), add_bits(operand_bits))
