@@ -214,3 +214,12 @@ def test_transformer_and_sequential_layouts_are_scored_whole() -> None:
     assert len(evaluate(lstm, sequential, (2, 9), 10, 1, CPU)) == 14
     with pytest.raises(UsageError, match="cannot read 90003 steps"):
         evaluate(lstm, sequential, (30_000,), 10, 1, CPU)
+
+
+def test_chunked_and_whole_agree_past_a_generation_block() -> None:
+    torch.manual_seed(4)
+    model = build_model(ModelConfig(), 2).eval()
+    n_bits = GENERATION_BITS + 4321
+    whole = evaluate_width(model, Layout(), n_bits, 2, 5, CPU, chunk_size=None)
+    chunked = evaluate_width(model, Layout(), n_bits, 2, 5, CPU, chunk_size=1000)
+    assert chunked == whole
