@@ -146,6 +146,12 @@ class TransformerAdder(nn.Module):
         self.norm = nn.LayerNorm(config.d_model)
         self.head = nn.Linear(config.d_model, 1)
 
+    @property
+    def max_steps(self) -> int:
+        """The longest input this model reads (whole, since it cannot stream)."""
+        learned = self.positions == "learned"
+        return min(MAX_STEPS, self.max_positions) if learned else MAX_STEPS
+
     def _check_steps(self, steps: int) -> None:
         if self.positions == "learned" and steps > self.max_positions:
             raise UsageError(

@@ -6,6 +6,7 @@ Layout of a run directory::
     metrics.csv               one row per epoch: losses and accuracies
     lengths.csv               one row per (width, case): the latest evaluation
     evaluations.jsonl         every evaluation ever made, appended
+    summary.json              generalization horizon over the widths of lengths.csv
     checkpoint.safetensors    weights, config, optimizer and generator states
     curves.png, lengths.png   figures drawn from the CSV files
 
@@ -271,6 +272,7 @@ class RunDir:
     evaluations_path = property(lambda self: self.path / "evaluations.jsonl")
     curves_path = property(lambda self: self.path / "curves.png")
     lengths_plot_path = property(lambda self: self.path / "lengths.png")
+    summary_path = property(lambda self: self.path / "summary.json")
 
     @classmethod
     def create(cls, path: str | Path, force: bool = False) -> RunDir:
