@@ -81,8 +81,8 @@ def test_evaluate_json_is_one_object(trained: Path, capsys) -> None:
 def test_add_json(trained: Path, capsys) -> None:
     assert main(["add", str(trained), "0b1011", "0x1f", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["true_sum"] == 11 + 31
-    assert result["agree"] == (result["network_sum"] == 42)
+    assert result["true_sum"] == str(11 + 31)  # strings: sums may be huge
+    assert result["agree"] == (result["network_sum"] == "42")
 
 
 def test_plot_redraws(trained: Path) -> None:
