@@ -61,7 +61,8 @@ def test_trial_run_directories_are_normal_runs(in_process: Path, capsys):
     assert (run / "checkpoint.safetensors").is_file()
     assert main(["evaluate", str(run), "--lengths", "1-2", "--samples", "10"]) == 0
     assert main(["add", str(run), "3", "5", "--json"]) == 0
-    assert '"true_sum": 8' in capsys.readouterr().out
+    answer = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert int(answer["true_sum"]) == 8
 
 
 def _count_calls(monkeypatch) -> list[str]:
