@@ -13,6 +13,7 @@ import binadd.backends
 import binadd.trial
 from binadd.cli import main
 from binadd.errors import UsageError
+from binadd.store import config_change
 from binadd.sweep import run_sweep
 from sweep_fixtures import result_rows, tiny_sweep, write_tiny
 
@@ -106,8 +107,17 @@ def test_more_seeds_add_trials_but_a_changed_grid_is_refused(tmp_path: Path):
     more = dataclasses.replace(sweep, seeds=(0, 1, 2))
     assert run_sweep(more, out, workers=1, progress=False) == {"done": 6}
     changed = dataclasses.replace(sweep, grid={"lr": [0.1]})
-    with pytest.raises(UsageError, match="holds a different sweep"):
+    with pytest.raises(UsageError, match="holds a different sweep") as error:
         run_sweep(changed, out, workers=1, progress=False)
+    assert "train.lr was 0.01, now 0.1" in str(error.value)
+
+
+def test_a_config_field_added_to_binadd_does_not_block_resuming():
+    stored = json.dumps({"train": {"lr": 0.1}, "device": "cpu"})
+    grown = json.dumps({"train": {"lr": 0.1, "new_field": 3}, "device": "cpu"})
+    assert config_change(stored, grown) is None
+    changed = json.dumps({"train": {"lr": 0.2}, "device": "cpu"})
+    assert config_change(stored, changed) == "train.lr was 0.1, now 0.2"
 
 
 def test_a_failing_trial_is_recorded_and_the_rest_complete(tmp_path: Path, monkeypatch):

@@ -154,10 +154,11 @@ class Store:
                 row = self.connection.execute(
                     "SELECT config FROM trials WHERE trial_id = ?", (trial.trial_id,)
                 ).fetchone()
-                if row is not None and row["config"] != config:
+                change = None if row is None else config_change(row["config"], config)
+                if change is not None:
                     raise UsageError(
                         f"{sweep_dir} holds a different sweep (trial "
-                        f"{trial.trial_id} had another config); use another --out"
+                        f"{trial.trial_id}: {change}); use another --out"
                     )
                 if row is None:
                     self.connection.execute(
@@ -236,6 +237,31 @@ class Store:
             'SELECT * FROM lengths ORDER BY trial_id, n_bits, "case"'
         )
         return [dict(row) for row in rows]
+
+
+def _flat(config: dict[str, Any]) -> dict[str, Any]:
+    """``{"train": {"lr": 0.1}}`` -> ``{"train.lr": 0.1}``."""
+    flat: dict[str, Any] = {}
+    for section, values in config.items():
+        if isinstance(values, dict):
+            flat.update({f"{section}.{key}": value for key, value in values.items()})
+        else:
+            flat[section] = values
+    return flat
+
+
+def config_change(stored: str, wanted: str) -> str | None:
+    """How a trial's new config differs from its stored one, or None.
+
+    Fields that only one of them has are ignored, so that a sweep directory
+    still resumes after binadd gains a config field (whose default keeps the
+    old behaviour); a field whose value differs is a different trial.
+    """
+    old, new = _flat(json.loads(stored)), _flat(json.loads(wanted))
+    for key in sorted(old.keys() & new.keys()):
+        if old[key] != new[key]:
+            return f"{key} was {old[key]!r}, now {new[key]!r}"
+    return None
 
 
 def _epoch_row(trial_id: str, record: dict[str, Any]) -> tuple[Any, ...]:
