@@ -129,9 +129,12 @@ def grow_regions(
     partition: Partition,
     regions: dict[int, Region],
     rounds: int,
+    blowup: float = 10.0,
 ) -> dict[int, Region]:
     """Widen each region to hold the images that land outside it, until all fit,
-    the rounds run out, or a region reads out the wrong bit."""
+    the rounds run out, a region reads out the wrong bit, or a region grows
+    past ``blowup`` times its first size (the enclosures then run away)."""
+    first = {key: float(region.radius.max()) for key, region in regions.items()}
     for _ in range(rounds):
         needed: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         for key, pair, target in transitions(partition, regions):
@@ -153,6 +156,9 @@ def grow_regions(
             regions[target] = region.reshaped(lo, hi, slack=0.05)
         bits = {key: partition.meaning(key)[0] for key in regions}
         if not all(reads_right(cell, bits[key], r) for key, r in regions.items()):
+            break
+        sizes = {key: float(region.radius.max()) for key, region in regions.items()}
+        if any(sizes[key] > blowup * max(first[key], 1e-3) for key in regions):
             break
     return regions
 
