@@ -44,7 +44,9 @@ def test_matmul_holds_the_exact_product(
     matrix = np.array(weights).reshape(2, 3)
     result = iv.matmul(matrix, Interval.point(np.array(vector)))
     for row in range(2):
-        exact = sum(Fraction(w) * Fraction(v) for w, v in zip(matrix[row], vector))
+        exact = sum(
+            Fraction(w) * Fraction(v) for w, v in zip(matrix[row], vector, strict=True)
+        )
         assert Fraction(result.lo[row]) <= exact <= Fraction(result.hi[row])
 
 
