@@ -66,3 +66,15 @@ def test_float32_error_bound_covers_float32_steps() -> None:
     reference = cell.step(Interval.point(state.astype(np.float64)), x)
     float32 = np.concatenate([h32.view(-1).numpy(), c32.view(-1).numpy()])
     assert np.all(np.abs(float32 - reference.lo) <= bound + 1e-12)
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_point_step_lies_in_the_interval_step(kind: str) -> None:
+    torch.manual_seed(3)
+    cell = CellMap.from_model(CELLS[kind](2, 3, 1), nn.Linear(3, 1), kind)
+    states = np.random.default_rng(4).uniform(-0.9, 0.9, (5, cell.state_size))
+    x = np.array([0.0, 1.0])
+    points = cell.point_step(states, x)
+    for state, point in zip(states, points, strict=True):
+        box = cell.step(Interval.point(state), x)
+        assert np.all(box.lo - 1e-12 <= point) and np.all(point <= box.hi + 1e-12)

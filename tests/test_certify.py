@@ -129,3 +129,19 @@ def test_cli_bad_options_are_one_line_usage_errors(tmp_path, capsys) -> None:  #
     assert main(["certify", str(tmp_path / "missing")]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert all(line.startswith("binadd: error:") for line in errors)
+
+
+@pytest.mark.slow
+def test_a_trained_rnn_certifies(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # This recipe and seed reach exact sums after two epochs; thirty epochs
+    # saturate the units enough for the history-3 regions to close.
+    out = tmp_path / "trained"
+    options = ["--model", "rnn", "--seed", "2", "--epochs", "30", "--lr", "0.01"]
+    options += ["--hidden-size", "8", "--eval-lengths", "10", "--eval-samples", "50"]
+    assert main(["train", "--out", str(out), *options]) == 0
+    code = main(["certify", str(out), "--n-bits", "200", "--sequences", "16"])
+    assert code == 0
+    certificate = json.loads((out / "certificate.json").read_text())
+    assert certificate["verdict"] == "certified"
+    assert certificate["automaton"]["minimal_states"] == 2
+    assert certificate["automaton"]["equivalent_to_serial_adder"]

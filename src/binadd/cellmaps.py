@@ -151,6 +151,29 @@ class CellMap:
         )
         return h_next, jac
 
+    def point_step(self, states: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """The step of many states (count, state size) in plain float64 (not an
+        enclosure: for sampling where regions should reach, never for proof)."""
+        size = self.hidden_size
+        h = states[:, :size]
+        z = x @ self.weight_ih.T + self.bias.sum(axis=0) + h @ self.weight_hh.T
+
+        def sigmoid(values: np.ndarray) -> np.ndarray:
+            return 0.5 * (1.0 + np.tanh(0.5 * values))
+
+        if self.kind == "rnn":
+            return np.tanh(z)
+        if self.kind == "lstm":
+            i, f = sigmoid(z[:, :size]), sigmoid(z[:, size : 2 * size])
+            g, o = np.tanh(z[:, 2 * size : 3 * size]), sigmoid(z[:, 3 * size :])
+            c_next = f * states[:, size:] + i * g
+            return np.concatenate([o * np.tanh(c_next), c_next], axis=1)
+        r, u = sigmoid(z[:, :size]), sigmoid(z[:, size : 2 * size])
+        recurrent = h @ self.weight_hh[2 * size :].T + self.bias_hn
+        drive = x @ self.weight_ih[2 * size :].T + self.bias[0, 2 * size :]
+        n = np.tanh(drive + r * recurrent)
+        return (1.0 - u) * n + u * h
+
     def float32_error(self, hull: Interval) -> float:
         """A bound on how far float32 evaluation of one step from a state in
         ``hull`` can land from the exact step (max norm).

@@ -124,12 +124,49 @@ def _prefix_right(
     return bool(logit.lo - error > 0) if bit else bool(logit.hi + error < 0)
 
 
+def sample_closure(
+    cell: CellMap,
+    partition: Partition,
+    regions: dict[int, Region],
+    rounds: int = 6,
+    samples: int = 48,
+) -> dict[int, Region]:
+    """Widen each region (in its own frame) to hold where sampled states of its
+    predecessors step to: corners and inner points of every region, mapped in
+    float64. This finds the shape of the true invariant set cheaply, before the
+    interval enclosures, which overestimate, take over."""
+    generator = np.random.default_rng(0)
+    for _ in range(rounds):
+        images: dict[int, list[np.ndarray]] = {}
+        for key, region in regions.items():
+            size = len(region.radius)
+            corners = generator.choice([-1.0, 1.0], (samples, size))
+            inner = generator.uniform(-1.0, 1.0, (samples, size))
+            coords = np.concatenate([corners, inner]) * region.radius
+            states = region.center + coords @ region.frame.T
+            for pair in range(4):
+                x = np.array(PAIRS[pair], dtype=np.float64)
+                target = partition.successor(key, pair)
+                images.setdefault(target, []).append(cell.point_step(states, x))
+        changed = False
+        for target, parts in images.items():
+            region = regions[target]
+            coords = (np.concatenate(parts) - region.center) @ region.inverse.T
+            lo = np.minimum(-region.radius, coords.min(axis=0))
+            hi = np.maximum(region.radius, coords.max(axis=0))
+            changed |= bool(np.any(hi - lo > 2 * region.radius * (1 + 1e-3)))
+            regions[target] = region.reshaped(lo, hi)
+        if not changed:
+            break
+    return regions
+
+
 def grow_regions(
     cell: CellMap,
     partition: Partition,
     regions: dict[int, Region],
     rounds: int,
-    blowup: float = 10.0,
+    blowup: float = 100.0,
 ) -> dict[int, Region]:
     """Widen each region to hold the images that land outside it, until all fit,
     the rounds run out, a region reads out the wrong bit, or a region grows
@@ -221,6 +258,7 @@ def attempt(
 ) -> Attempt:
     """Build, grow and check the regions of one partition."""
     regions = initial_regions(cell, partition, rotated, visits)
+    regions = sample_closure(cell, partition, regions)
     regions = grow_regions(cell, partition, regions, rounds)
     return Attempt(
         partition, rotated, regions, verify(cell, partition, regions, pieces)
