@@ -141,6 +141,11 @@ def matmul(left: Interval | np.ndarray, right: Interval | np.ndarray) -> Interva
     return Interval.around(mid, rad)
 
 
+def dot_up(magnitudes: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """An upper bound on ``magnitudes @ radius`` (non-negative operands)."""
+    return (magnitudes @ radius) * (1.0 + gamma(len(radius))) + TINY
+
+
 def _widen(lo: np.ndarray, hi: np.ndarray) -> Interval:
     """Widen library-function results by LIBRARY_SLACK relative, outward."""
     return Interval(

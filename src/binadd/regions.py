@@ -84,7 +84,7 @@ def in_frame(values: Interval, target: Region) -> Interval:
     coords = iv.matmul(target.inverse, values - target.center)
     identity = Interval.point(np.eye(len(target.radius)))
     residual = identity - iv.matmul(target.inverse, target.frame)
-    slack = iv.up(residual.magnitude() @ target.radius)
+    slack = iv.dot_up(residual.magnitude(), target.radius)
     return coords + Interval(-slack, slack)
 
 
@@ -121,7 +121,7 @@ def piece_image(
     base = in_frame(cell.step(center, x), target)
     jacobian = cell.jacobian(hull, x)
     product = iv.matmul(iv.matmul(target.inverse, jacobian), source.frame)
-    spread = iv.up(product.magnitude() @ half)
+    spread = iv.dot_up(product.magnitude(), half)
 
     # Float32 evaluation may land up to `error` (max norm) away from F(s).
     error = cell.float32_error(hull)
@@ -176,7 +176,8 @@ def readout_bounds(cell: CellMap, region: Region) -> tuple[float, float]:
     """Bounds on the float32 logit over ``region`` (rounding error included)."""
     weight = cell.readout_weight()
     center = iv.matmul(weight[None, :], Interval.point(region.center)[:, None])
-    spread = iv.matmul(weight[None, :], region.frame).magnitude() @ region.radius
+    scale = iv.matmul(weight[None, :], region.frame).magnitude()
+    spread = float(iv.dot_up(scale, region.radius)[0])
     logit = center[0, 0] + cell.head_bias
-    error = cell.readout_error(region.hull()) + float(iv.up(spread[0]))
+    error = cell.readout_error(region.hull()) + spread
     return float(iv.down(logit.lo - error)), float(iv.up(logit.hi + error))
