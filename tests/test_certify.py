@@ -145,3 +145,8 @@ def test_a_trained_rnn_certifies(tmp_path) -> None:  # type: ignore[no-untyped-d
     assert certificate["verdict"] == "certified"
     assert certificate["automaton"]["minimal_states"] == 2
     assert certificate["automaton"]["equivalent_to_serial_adder"]
+
+
+def test_a_transformer_is_refused() -> None:
+    with pytest.raises(UsageError, match="not transformer models"):
+        check_supported(Config(model=ModelConfig(kind="transformer")))
