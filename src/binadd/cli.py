@@ -1,6 +1,7 @@
 """The command line: parse, call one step of the pipeline, print, map errors.
 
-Exit codes: 0 success, 1 runtime failure, 2 usage error. Expected failures are
+Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 ``certify`` could
+not prove the network correct (the verdict is printed). Expected failures are
 reported in one line on stderr; ``--debug`` shows the traceback instead.
 """
 
@@ -214,6 +215,33 @@ def build_parser() -> Parser:
     add.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(add)
     add_sweep_parsers(commands, _add_common)
+
+    certify = commands.add_parser(
+        "certify",
+        help="prove a recurrent run adds right at every length (exit 3: not proved)",
+    )
+    certify.add_argument("run", type=Path, help="run directory")
+    certify.add_argument(
+        "--n-bits", type=int, default=500, help="width of the visited inputs (500)"
+    )
+    certify.add_argument(
+        "--sequences", type=int, default=32, help="random pairs visited (32)"
+    )
+    certify.add_argument("--seed", type=int, default=0, help="seed of those pairs")
+    certify.add_argument(
+        "--max-depth",
+        type=int,
+        default=3,
+        help="finest partition tried: states grouped by the last N steps (3)",
+    )
+    certify.add_argument(
+        "--search-bits",
+        type=int,
+        default=1 << 16,
+        help="widest counterexample searched for (65536)",
+    )
+    certify.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_common(certify)
     return parser
 
 
@@ -403,6 +431,39 @@ def run_add(args: argparse.Namespace) -> int:
     return 0
 
 
+# Exit code of `binadd certify` when the proof does not go through.
+NOT_CERTIFIED = 3
+
+
+def run_certify(args: argparse.Namespace) -> int:
+    from binadd.certify import CertifyOptions, certify_model, write_certificate
+    from binadd.evaluate import restore_model
+    from binadd.rundir import RunDir
+
+    options = CertifyOptions(
+        args.n_bits, args.sequences, args.seed, args.max_depth, args.search_bits
+    )
+    run = RunDir.open(args.run)
+    checkpoint = run.load_checkpoint()
+    model = restore_model(checkpoint, torch.device("cpu"))
+    certificate, visits, best = certify_model(model, checkpoint.config, options)
+    paths = write_certificate(run.path, certificate, visits, best)
+    found = certificate["counterexample"]
+    if args.json:
+        keep = ("verdict", "reason", "partition", "seconds", "counterexample")
+        print(json.dumps({key: certificate[key] for key in keep}))
+    else:
+        print(f"verdict: {certificate['verdict']} ({certificate['reason']})")
+        if found:
+            print(
+                f"counterexample: {found['a']} + {found['b']} at {found['n_bits']} "
+                f"bits, first wrong bit {found['first_wrong_bit']}"
+                f" ({found['found_by']})"
+            )
+        print(f"written: {paths[0]}, {paths[1]}")
+    return 0 if certificate["verdict"] == "certified" else NOT_CERTIFIED
+
+
 COMMANDS = {
     "train": run_train,
     "evaluate": run_evaluate,
@@ -410,6 +471,7 @@ COMMANDS = {
     "add": run_add,
     "sweep": run_sweep_command,
     "report": run_report_command,
+    "certify": run_certify,
 }
 
 
