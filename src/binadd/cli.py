@@ -20,6 +20,7 @@ from binadd import __version__
 from binadd.config import (
     DEVICES,
     LOSSES,
+    LR_SCHEDULES,
     MODEL_KINDS,
     PRESETS,
     Config,
@@ -51,13 +52,13 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
         _lengths,
         "widths to draw per batch, e.g. 1-40 (default: n_bits only)",
     ),
-    ("--model", "model", MODEL_KINDS, "sequence model (default lstm)"),
+    ("--model", "model", MODEL_KINDS, "sequence model (default gru)"),
     ("--hidden-size", "hidden_size", int, "hidden units per layer (default 5)"),
     ("--num-layers", "num_layers", int, "recurrent layers (default 1)"),
     ("--loss", "loss", LOSSES, "bce: cross-entropy; mse: squared error (default bce)"),
-    ("--lr", "lr", float, "Adam learning rate (default 0.001)"),
+    ("--lr", "lr", float, "Adam learning rate (default 0.03)"),
     ("--batch-size", "batch_size", int, "pairs per step (default 100)"),
-    ("--epochs", "epochs", int, "epochs (default 10)"),
+    ("--epochs", "epochs", int, "epochs; the cap with --until-solved (default 20)"),
     ("--steps-per-epoch", "steps_per_epoch", int, "steps per epoch (default 250)"),
     ("--test-batches", "test_batches", int, "held-out batches per epoch (default 40)"),
     ("--seed", "seed", int, "seed of weights and training pairs (default 0)"),
@@ -70,6 +71,45 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
     ),
     ("--eval-samples", "eval_samples", int, "random pairs per width (default 1000)"),
     ("--eval-seed", "eval_seed", int, "seed of the evaluation pairs"),
+    ("--grad-clip", "grad_clip", float, "clip the gradient norm (0: off; default 1)"),
+    (
+        "--lr-schedule",
+        "lr_schedule",
+        LR_SCHEDULES,
+        "learning-rate schedule (default constant)",
+    ),
+    (
+        "--warmup-steps",
+        "warmup_steps",
+        int,
+        "steps of linear learning-rate warmup (default 0)",
+    ),
+    (
+        "--until-solved",
+        "until_solved",
+        bool,
+        "stop once every held-out sum is right at n_bits and 2 n_bits"
+        " (epochs is then the cap)",
+    ),
+    ("--solve-every", "solve_every", int, "steps between solved checks (default 25)"),
+    (
+        "--solve-lengths",
+        "solve_lengths",
+        _lengths,
+        "widths a solved check tests (default: n_bits and twice it)",
+    ),
+    (
+        "--solve-samples",
+        "solve_samples",
+        int,
+        "pairs per width in a solved check (default 256)",
+    ),
+    (
+        "--solve-margin",
+        "solve_margin",
+        float,
+        "a solved check also wants every answer logit this far past 0",
+    ),
 ]
 
 
@@ -106,6 +146,9 @@ def build_parser() -> Parser:
     for flag, key, kind, text in TRAIN_OPTIONS:
         if isinstance(kind, tuple):
             train.add_argument(flag, dest=key, choices=kind, help=text)
+        elif kind is bool:
+            action = argparse.BooleanOptionalAction
+            train.add_argument(flag, dest=key, action=action, help=text)
         else:
             train.add_argument(flag, dest=key, type=kind, help=text)
     train.add_argument("--out", type=Path, help="run directory (default runs/NAME)")
