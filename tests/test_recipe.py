@@ -86,6 +86,7 @@ def test_default_config_validates() -> None:
         ("until_solved", "yes"),
         ("solve_every", 0),
         ("solve_samples", 0),
+        ("solve_lengths", (0,)),
     ],
 )
 def test_bad_recipe_values_name_the_field(key: str, value: object) -> None:
@@ -123,7 +124,8 @@ def test_until_solved_stops_early_and_writes_a_complete_record(
     assert all(rows[-1][column] != "" for column in rows[-1])
     checkpoint = run.load_checkpoint()
     assert checkpoint.epoch == trainer.epoch
-    assert checkpoint.extra == {"steps": trainer.steps, "solved_at": trainer.solved_at}
+    assert checkpoint.extra["steps"] == trainer.steps
+    assert checkpoint.extra["solved_at"] == trainer.solved_at
     assert f"solved at step {trainer.solved_at}" in caplog.text
 
 

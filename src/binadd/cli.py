@@ -104,12 +104,6 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
         int,
         "pairs per width in a solved check (default 256)",
     ),
-    (
-        "--solve-margin",
-        "solve_margin",
-        float,
-        "a solved check also wants every answer logit this far past 0",
-    ),
 ]
 
 

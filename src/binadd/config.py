@@ -139,7 +139,6 @@ class TrainConfig:
     until_solved: bool = True
     solve_every: int = 25
     solve_samples: int = 256
-    solve_margin: float = 0.0
     solve_lengths: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
@@ -191,13 +190,6 @@ class TrainConfig:
             max(self.solve_lengths, default=0) <= 100_000,
             "solve_lengths",
             "widths above 100000 would make each check slow",
-        )
-        _require(
-            isinstance(self.solve_margin, int | float)
-            and math.isfinite(self.solve_margin)
-            and self.solve_margin >= 0,
-            "solve_margin",
-            f"must be a finite number >= 0, got {self.solve_margin!r}",
         )
 
 
@@ -321,7 +313,7 @@ def _coerce(section: str, name: str, value: Any) -> Any:
         if isinstance(value, int):
             return (value,)
     if (
-        name in ("lr", "dropout", "grad_clip", "solve_margin")
+        name in ("lr", "dropout", "grad_clip")
         and isinstance(value, int)
         and value is not True
     ):

@@ -70,21 +70,12 @@ def draw_held_out(
 
 
 @torch.no_grad()
-def all_right(model: nn.Module, batches: list[Example], margin: float = 0.0) -> bool:
-    """Whether the model gets every answer bit of every batch right.
-
-    With ``margin > 0`` every answer logit must also be at least ``margin`` on
-    the right side of zero (the right bit's probability at least
-    ``sigmoid(margin)``).
-    """
+def all_right(model: nn.Module, batches: list[Example]) -> bool:
+    """Whether the model gets every answer bit of every batch right."""
     for example in batches:
         logits, _ = model(example.inputs)
-        if margin > 0:
-            # The logit signed by the target is positive where the bit is right.
-            short = logits * (2 * example.targets - 1) < margin
-        else:
-            short = (logits > 0) != example.targets.bool()
-        if bool((short & example.mask).any()):
+        wrong = ((logits > 0) != example.targets.bool()) & example.mask
+        if bool(wrong.any()):
             return False
     return True
 
@@ -97,13 +88,11 @@ class SolveCheck:
         probe: small held-out batches at the training width and twice it.
         full: the full held-out sets at both widths, used to confirm.
         every: optimizer steps between probes.
-        margin: how far on the right side of zero every answer logit must be.
     """
 
     probe: list[Example]
     full: list[Example]
     every: int
-    margin: float = 0.0
 
     @classmethod
     def from_config(
@@ -131,7 +120,7 @@ class SolveCheck:
             if width != config.task.n_bits:
                 batch = max(1, min(pairs, BITS_PER_BATCH // width))
                 full += draw_held_out(layout, width, pairs, batch, seed + 100, device)
-        return cls(probe, full, train.solve_every, train.solve_margin)
+        return cls(probe, full, train.solve_every)
 
     def due(self, step: int) -> bool:
         """Whether a check is due after ``step`` optimizer steps."""
@@ -142,8 +131,6 @@ class SolveCheck:
         was_training = model.training
         model.eval()
         try:
-            return all_right(model, self.probe, self.margin) and all_right(
-                model, self.full, self.margin
-            )
+            return all_right(model, self.probe) and all_right(model, self.full)
         finally:
             model.train(was_training)
