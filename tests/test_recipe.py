@@ -11,8 +11,10 @@ import torch
 from binadd.cli import main
 from binadd.config import PRESETS, Config, TrainConfig, build_config
 from binadd.errors import ConfigError
-from binadd.recipe import learning_rate
+from binadd.layouts import Layout
+from binadd.recipe import all_right, keep_low_bits, learning_rate
 from binadd.rundir import RunDir
+from binadd.task import random_operands
 from binadd.train import Trainer, fit
 
 # The original study's recipe, written out value by value.
@@ -160,3 +162,47 @@ def test_cli_flags_reach_the_config(tmp_path) -> None:
     config = RunDir.open(out).load_checkpoint().config
     assert not config.train.until_solved
     assert config.train.grad_clip == 0.5
+
+
+def test_shorter_pairs_keep_low_bits_only() -> None:
+    bits = torch.ones(200, 2, 12, dtype=torch.uint8)
+    kept = keep_low_bits(bits, torch.Generator().manual_seed(0))
+    assert torch.equal(kept[0::2], bits[0::2])
+    widths = kept[1::2, 0].sum(dim=1)
+    assert int(widths.min()) >= 1
+    assert int(widths.max()) <= 12
+    assert set(widths.tolist()) == set(range(1, 13))
+    # Zeros only above the kept width: each row is ones, then zeros.
+    assert torch.equal(kept[:, 0].cummin(dim=1).values, kept[:, 0])
+
+
+def test_a_shorter_pair_scores_like_the_short_problem() -> None:
+    config = build_config(options={"n_bits": 4})
+    model = Trainer(config, torch.device("cpu")).model.eval()
+    layout = Layout()
+    short = random_operands(8, 4, 2, torch.Generator().manual_seed(1))
+    padded = torch.nn.functional.pad(short, (0, 6))
+    with torch.no_grad():
+        short_logits, _ = model(layout.encode(short).inputs)
+        long_logits, _ = model(layout.encode(padded).inputs)
+    assert torch.allclose(short_logits, long_logits[:, :5])
+
+
+def test_all_right_sees_one_wrong_bit() -> None:
+    layout = Layout()
+    example = layout.encode(random_operands(5, 6, 2, torch.Generator()))
+
+    class Oracle(torch.nn.Module):
+        def __init__(self, flip: bool) -> None:
+            super().__init__()
+            self.flip = flip
+
+        def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, None]:
+            logits = example.targets * 20 - 10
+            if self.flip:
+                logits = logits.clone()
+                logits[2, 3] = -logits[2, 3]
+            return logits, None
+
+    assert all_right(Oracle(False), [example])
+    assert not all_right(Oracle(True), [example])

@@ -58,15 +58,33 @@ def draw_held_out(
     batch_size: int,
     seed: int,
     device: torch.device,
+    shorter: bool = False,
 ) -> list[Example]:
-    """A fixed held-out set of ``pairs`` sums at one width, in batches."""
+    """A fixed held-out set of ``pairs`` sums at one width, in batches.
+
+    With ``shorter``, every other pair keeps only its low ``w`` bits for a
+    ``w`` drawn uniformly from 1 to ``n_bits``. For a causal model with the
+    ``lsb`` layout, the first ``w + 1`` outputs on such a pair are exactly its
+    outputs on the ``w``-bit problem, so one batch tests every shorter width.
+    """
     generator = torch.Generator().manual_seed(seed)
     batches = []
     for start in range(0, pairs, batch_size):
         size = min(batch_size, pairs - start)
         bits = random_operands(size, n_bits, layout.operands, generator)
+        if shorter:
+            bits = keep_low_bits(bits, generator)
         batches.append(layout.encode(bits).to(device))
     return batches
+
+
+def keep_low_bits(bits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Zero the bits of every other pair above a random width from 1 to n_bits."""
+    batch, _, n_bits = bits.shape
+    widths = torch.randint(1, n_bits + 1, (batch, 1, 1), generator=generator)
+    widths[0::2] = n_bits
+    keep = torch.arange(n_bits).view(1, 1, -1) < widths
+    return bits * keep.to(bits.dtype)
 
 
 @torch.no_grad()
@@ -113,13 +131,18 @@ class SolveCheck:
         full: list[Example] = list(test_set)
         # Seeds differ from the epoch test set's so the probe is a fresh sample.
         for offset, width in enumerate(solve_lengths(config), start=1):
-            seed = train.test_seed + offset
+            seed, shorter = train.test_seed + offset, width > config.task.n_bits
+            samples = train.solve_samples
             probe += draw_held_out(
-                layout, width, train.solve_samples, train.solve_samples, seed, device
+                layout, width, samples, samples, seed, device, shorter
             )
             if width != config.task.n_bits:
-                batch = max(1, min(pairs, BITS_PER_BATCH // width))
-                full += draw_held_out(layout, width, pairs, batch, seed + 100, device)
+                # As many pairs per width as an evaluation scores.
+                count = max(pairs, config.eval.eval_samples * width)
+                batch = max(1, min(count, BITS_PER_BATCH // width))
+                full += draw_held_out(
+                    layout, width, count, batch, seed + 100, device, shorter
+                )
         return cls(probe, full, train.solve_every)
 
     def due(self, step: int) -> bool:
