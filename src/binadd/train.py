@@ -87,9 +87,11 @@ class Trainer:
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(self.config.train.seed)
         self.test_set = draw_test_set(self.config, self.layout, self.device)
-        self.solve_check = SolveCheck.from_config(
-            self.config, self.layout, self.device, self.test_set.examples
-        )
+        self.solve_check: SolveCheck | None = None
+        if self.config.train.until_solved:
+            self.solve_check = SolveCheck.from_config(
+                self.config, self.layout, self.device, self.test_set.examples
+            )
 
     @property
     def solved(self) -> bool:
@@ -112,9 +114,10 @@ class Trainer:
 
     def check_solved(self) -> bool:
         """With ``until_solved``, test on schedule whether the task is solved."""
-        if not self.config.train.until_solved or self.solved:
+        check = self.solve_check
+        if check is None or self.solved:
             return self.solved
-        if self.solve_check.due(self.steps) and self.solve_check.solved(self.model):
+        if check.due(self.steps) and check.solved(self.model):
             self.solved_at = self.steps
         return self.solved
 
