@@ -137,11 +137,9 @@ class SolveCheck:
                 layout, width, samples, samples, seed, device, shorter
             )
             if width != config.task.n_bits:
-                # As many pairs per width as an evaluation scores.
-                count = max(pairs, config.eval.eval_samples * width)
-                batch = max(1, min(count, BITS_PER_BATCH // width))
+                batch = max(1, min(pairs, BITS_PER_BATCH // width))
                 full += draw_held_out(
-                    layout, width, count, batch, seed + 100, device, shorter
+                    layout, width, pairs, batch, seed + 100, device, shorter
                 )
         return cls(probe, full, train.solve_every)
 
