@@ -93,8 +93,8 @@ class TaskConfig:
 class ModelConfig:
     """Which network, and its sizes."""
 
-    kind: str = "gru"
-    hidden_size: int = 5
+    kind: str = "rnn"
+    hidden_size: int = 16
     num_layers: int = 1
     dropout: float = 0.0
     bidirectional: bool = False
