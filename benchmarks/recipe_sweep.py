@@ -3,11 +3,13 @@
 Each variant is a set of flat config keys applied over binadd's defaults (or a
 preset) with ``until_solved`` on; every seed trains in this process, one thread,
 until solved or the step cap, then is scored at widths 1-20 (random pairs and the
-structured carry cases) and on random pairs at 1,000 bits. One JSON line per
-(variant, seed) goes to stdout, then a summary table row per variant::
+structured carry cases) and at 1,000 bits (``--long-samples`` random pairs and
+the carry cases). One JSON line per (variant, seed) goes to stdout, then a
+summary row per variant. Lists inside a variant use ``;``::
 
-    python benchmarks/recipe_sweep.py --seeds 0-19 \\
-        --variant 'lr=0.01,hidden_size=16,grad_clip=1'
+    python benchmarks/recipe_sweep.py --seeds 0-19 --variant ''
+    python benchmarks/recipe_sweep.py --seeds 0-9 \\
+        --variant 'model=gru,hidden_size=5' --variant 'solve_lengths=10;20;200'
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def parse_variant(text: str) -> dict[str, Any]:
     return updates
 
 
-def train_seed(updates: dict[str, Any], seed: int, preset: str | None) -> dict:
+def train_seed(
+    updates: dict[str, Any], seed: int, preset: str | None, long_samples: int
+) -> dict:
     """Train one seed until solved (or the cap) and score it."""
     options = {"until_solved": True, **updates, "seed": seed}
     config = build_config(preset, None, options)
@@ -69,7 +73,7 @@ def train_seed(updates: dict[str, Any], seed: int, preset: str | None) -> dict:
     seconds = time.perf_counter() - start
     model, layout = trainer.model, trainer.layout
     short = evaluate(model, layout, tuple(range(1, 21)), 1000, 7, device)
-    long = evaluate_width(model, layout, 1000, 200, 7, device)
+    long = evaluate_width(model, layout, 1000, long_samples, 7, device)
     return {
         "seed": seed,
         "solved_at": trainer.solved_at,
@@ -98,13 +102,16 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-9", help="seeds, e.g. 0-19")
     parser.add_argument("--variant", action="append", required=True)
     parser.add_argument("--preset", default=None)
+    parser.add_argument(
+        "--long-samples", type=int, default=200, help="random pairs at 1,000 bits"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     for variant in args.variant:
         updates = parse_variant(variant)
         rows = []
         for seed in parse_seeds(args.seeds):
-            row = train_seed(updates, seed, args.preset)
+            row = train_seed(updates, seed, args.preset, args.long_samples)
             rows.append(row)
             print(json.dumps({"variant": variant, **row}), flush=True)
         print(summary(variant, rows), flush=True)
