@@ -18,10 +18,13 @@ import torch
 
 from binadd import __version__
 from binadd.config import (
+    BIT_ORDERS,
     DEVICES,
+    LAYOUTS,
     LOSSES,
     LR_SCHEDULES,
     MODEL_KINDS,
+    POSITIONS,
     PRESETS,
     Config,
     build_config,
@@ -43,6 +46,19 @@ def _lengths(text: str) -> tuple[int, ...]:
     return parse_lengths(text)
 
 
+def _count(text: str) -> int:
+    """A positive count such as 65536 or 1e7."""
+    try:
+        counts = parse_lengths(text)
+    except UsageError:
+        counts = ()
+    if len(counts) != 1 or counts[0] < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected one positive number such as 1e7, got {text!r}"
+        )
+    return counts[0]
+
+
 # (flag, flat config key, type, help); choices come from the config module.
 TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--n-bits", "n_bits", int, "operand width L (default 10)"),
@@ -52,9 +68,38 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
         _lengths,
         "widths to draw per batch, e.g. 1-40 (default: n_bits only)",
     ),
+    ("--operands", "operands", int, "numbers added at once, 2 to 8 (default 2)"),
+    ("--bit-order", "bit_order", BIT_ORDERS, "lsb or msb shown first (default lsb)"),
+    (
+        "--layout",
+        "layout",
+        LAYOUTS,
+        "parallel: bits side by side; sequential: a, then b, then the sum",
+    ),
     ("--model", "model", MODEL_KINDS, "sequence model (default rnn)"),
-    ("--hidden-size", "hidden_size", int, "hidden units per layer (default 16)"),
-    ("--num-layers", "num_layers", int, "recurrent layers (default 1)"),
+    ("--hidden-size", "hidden_size", int, "recurrent units per layer (default 16)"),
+    ("--num-layers", "num_layers", int, "recurrent or attention layers (default 1)"),
+    ("--dropout", "dropout", float, "dropout while training, in [0, 1) (default 0)"),
+    (
+        "--bidirectional",
+        "bidirectional",
+        bool,
+        "recurrent models also read backwards (not streamable)",
+    ),
+    ("--d-model", "d_model", int, "transformer width (default 32)"),
+    ("--num-heads", "num_heads", int, "transformer attention heads (default 4)"),
+    (
+        "--positions",
+        "positions",
+        POSITIONS,
+        "transformer position code (default sinusoidal)",
+    ),
+    (
+        "--max-positions",
+        "max_positions",
+        int,
+        "longest input (steps) learned positions cover (default 2048)",
+    ),
     ("--loss", "loss", LOSSES, "bce: cross-entropy; mse: squared error (default bce)"),
     ("--lr", "lr", float, "Adam learning rate (default 0.03)"),
     ("--batch-size", "batch_size", int, "pairs per step (default 100)"),
@@ -149,6 +194,12 @@ def build_parser() -> Parser:
     train.add_argument(
         "--force", action="store_true", help="overwrite an existing run directory"
     )
+    train.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN",
+        help="continue a stopped run from its last checkpoint, with its config",
+    )
     _add_common(train)
 
     evaluate = commands.add_parser("evaluate", help="score a run at many widths")
@@ -160,6 +211,19 @@ def build_parser() -> Parser:
     )
     evaluate.add_argument("--samples", type=int, help="random pairs per width")
     evaluate.add_argument("--seed", type=int, help="seed of the random pairs")
+    evaluate.add_argument(
+        "--bit-budget",
+        type=_count,
+        default=None,
+        help="random operand bits scored per width at most: wide widths get "
+        "budget // width pairs, at least one (default 1e7)",
+    )
+    evaluate.add_argument(
+        "--chunk-size",
+        type=_count,
+        default=None,
+        help="steps fed to a recurrent model at once when streaming (default 65536)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(evaluate)
 
@@ -169,16 +233,23 @@ def build_parser() -> Parser:
 
     add = commands.add_parser("add", help="add two numbers with a trained network")
     add.add_argument("run", type=Path, help="run directory")
-    add.add_argument("a", help="first operand: decimal, 0b binary or 0x hex")
-    add.add_argument("b", help="second operand: decimal, 0b binary or 0x hex")
+    operand_help = "operand: decimal, 0b binary or 0x hex; @FILE reads a file, - stdin"
+    add.add_argument("a", help=f"first {operand_help}")
+    add.add_argument("b", help=f"second {operand_help}")
+    add.add_argument(
+        "--output",
+        choices=("dec", "bin", "hex"),
+        default="dec",
+        help="base of the sums printed (default dec)",
+    )
     add.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(add)
     return parser
 
 
 def _setup(args: argparse.Namespace) -> None:
-    if args.threads < 1:
-        raise UsageError("--threads must be at least 1")
+    if not 1 <= args.threads <= 1024:
+        raise UsageError(f"--threads must be from 1 to 1024, got {args.threads}")
     torch.set_num_threads(args.threads)
 
 
@@ -190,22 +261,28 @@ def _device(args: argparse.Namespace, config: Config) -> torch.device:
 
 def run_train(args: argparse.Namespace) -> int:
     from binadd.evaluate import evaluate, format_verdicts, verdicts
+    from binadd.horizon import format_summary, write_summary
     from binadd.plots import plot_curves, plot_lengths
     from binadd.rundir import RunDir
-    from binadd.train import Trainer, fit
+    from binadd.train import Trainer, fit, resume
 
-    options = {key: getattr(args, key) for _, key, _, _ in TRAIN_OPTIONS}
-    options = {key: value for key, value in options.items() if value is not None}
-    if args.device is not None:
-        options["device"] = args.device
-    config = build_config(args.preset, args.config, options)
-    device = _device(args, config)
-    out = args.out or RunDir.default_path("runs", config)
-    run = RunDir.create(out, force=args.force)
-    run.write_config(config)
-    log.info("run directory: %s (device %s)", run.path, device)
+    if args.resume is not None:
+        _check_resume_options(args)
+        run, trainer = resume(args.resume, args.device)
+        config, device = trainer.config, trainer.device
+    else:
+        options = {key: getattr(args, key) for _, key, _, _ in TRAIN_OPTIONS}
+        options = {key: value for key, value in options.items() if value is not None}
+        if args.device is not None:
+            options["device"] = args.device
+        config = build_config(args.preset, args.config, options)
+        device = _device(args, config)
+        out = args.out or RunDir.default_path("runs", config)
+        run = RunDir.create(out, force=args.force)
+        run.write_config(config)
+        log.info("run directory: %s (device %s)", run.path, device)
+        trainer = Trainer(config, device)
 
-    trainer = Trainer(config, device)
     fit(trainer, run)
     records = evaluate(
         trainer.model,
@@ -217,18 +294,39 @@ def run_train(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(),
     )
     run.write_lengths(records)
+    summary = write_summary(run, max(config.task.widths))
     plot_curves(run)
     plot_lengths(run, config)
-    print("\n".join(format_verdicts(verdicts(records))))
+    print("\n".join(format_verdicts(verdicts(records)) + format_summary(summary)))
     print(f"run directory: {run.path}")
     return 0
 
 
+def _check_resume_options(args: argparse.Namespace) -> None:
+    """--resume continues with the run's saved config: nothing may change it."""
+    flags = [(flag, getattr(args, key)) for flag, key, _, _ in TRAIN_OPTIONS]
+    flags += [("--config", args.config), ("--preset", args.preset)]
+    flags += [("--out", args.out), ("--force", args.force or None)]
+    given = [flag for flag, value in flags if value is not None]
+    if given:
+        raise UsageError(
+            f"--resume continues a run with its saved config; drop {', '.join(given)}"
+        )
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
-    from binadd.evaluate import evaluate, format_verdicts, restore_model, verdicts
+    from binadd.evaluate import (
+        DEFAULT_BIT_BUDGET,
+        evaluate,
+        format_verdicts,
+        restore_model,
+        verdicts,
+    )
+    from binadd.horizon import format_summary, write_summary
     from binadd.layouts import Layout
     from binadd.plots import plot_lengths
     from binadd.rundir import RunDir
+    from binadd.stream import DEFAULT_CHUNK_SIZE
 
     run = RunDir.open(args.run)
     checkpoint = run.load_checkpoint()
@@ -249,14 +347,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
         seed,
         device,
         progress=sys.stderr.isatty() and not args.json,
+        bit_budget=args.bit_budget or DEFAULT_BIT_BUDGET,
+        chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
     )
     run.write_lengths(records)
+    summary = write_summary(run, max(config.task.widths))
     plot_lengths(run, config)
     rows = verdicts(records)
     if args.json:
-        print(json.dumps({"run": str(run.path), "widths": rows, "records": records}))
+        result = {"run": str(run.path), "widths": rows, "records": records}
+        print(json.dumps({**result, "summary": summary}))
     else:
-        print("\n".join(format_verdicts(rows)))
+        print("\n".join(format_verdicts(rows) + format_summary(summary)))
     return 0
 
 
@@ -278,28 +380,35 @@ def run_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_operand(text: str, name: str) -> int:
-    """Read a non-negative integer in decimal, 0b binary or 0x hex."""
-    body = text.strip().replace("_", "")
-    bases = {"0b": 2, "0x": 16}
-    base = bases.get(body[:2].lower(), 10)
-    digits = body[2:] if base != 10 else body
-    allowed = {2: "01", 10: "0123456789", 16: "0123456789abcdefABCDEF"}[base]
-    if not digits or any(ch not in allowed for ch in digits):
-        raise UsageError(
-            f"operand {name} ({text!r}) is not a non-negative number "
-            "in decimal, 0b binary or 0x hex"
-        )
-    return int(digits, base)
+def _add_result(a: int, b: int, predicted: torch.Tensor, output: str) -> dict[str, Any]:
+    """What ``binadd add`` reports: both sums in base ``output``, where they part."""
+    from binadd.operands import format_int
+    from binadd.task import bits_to_int, int_to_bits
+
+    truth = a + b
+    wrong_bits = (predicted != int_to_bits(truth, predicted.shape[0])).nonzero()
+    first_wrong = int(wrong_bits[0, 0]) if len(wrong_bits) else None
+    values = {"a": a, "b": b, "network_sum": bits_to_int(predicted), "true_sum": truth}
+    result: dict[str, Any] = {
+        name: format_int(value, output) for name, value in values.items()
+    }
+    result.update(
+        output=output,
+        n_bits=max(a.bit_length(), b.bit_length(), 1),
+        agree=first_wrong is None,
+        first_wrong_bit=first_wrong,
+    )
+    return result
 
 
 def run_add(args: argparse.Namespace) -> int:
     from binadd.evaluate import predict_sums, restore_model
     from binadd.layouts import Layout
+    from binadd.operands import read_operands
     from binadd.rundir import RunDir
-    from binadd.task import bits_to_int, int_to_bits
+    from binadd.task import int_to_bits
 
-    a, b = parse_operand(args.a, "A"), parse_operand(args.b, "B")
+    a, b = read_operands(args.a, args.b)
     run = RunDir.open(args.run)
     checkpoint = run.load_checkpoint()
     device = _device(args, checkpoint.config)
@@ -308,28 +417,19 @@ def run_add(args: argparse.Namespace) -> int:
     if layout.operands != 2:
         raise UsageError(f"this network adds {layout.operands} operands, not 2")
 
+    # The network reads the operands in chunks; its sum comes back as bits.
     n_bits = max(a.bit_length(), b.bit_length(), 1)
     operand_bits = torch.stack([int_to_bits(a, n_bits), int_to_bits(b, n_bits)])
     predicted = predict_sums(model, layout, operand_bits.unsqueeze(0), device)[0]
-    network, truth = bits_to_int(predicted), a + b
-    wrong_bits = (predicted != int_to_bits(truth, predicted.shape[0])).nonzero()
-    first_wrong = int(wrong_bits[0, 0]) if len(wrong_bits) else None
-    result = {
-        "a": a,
-        "b": b,
-        "n_bits": n_bits,
-        "network_sum": network,
-        "true_sum": truth,
-        "agree": network == truth,
-        "first_wrong_bit": first_wrong,
-    }
+    result = _add_result(a, b, predicted, args.output)
     if args.json:
         print(json.dumps(result))
-    else:
-        print(f"network sum: {network}")
-        print(f"true sum:    {truth}")
-        where = "" if first_wrong is None else f" (first wrong bit: {first_wrong})"
-        print(f"agree:       {'yes' if network == truth else 'no'}{where}")
+        return 0
+    print(f"network sum: {result['network_sum']}")
+    print(f"true sum:    {result['true_sum']}")
+    first = result["first_wrong_bit"]
+    where = "" if first is None else f" (first wrong bit: {first})"
+    print(f"agree:       {'yes' if first is None else 'no'}{where}")
     return 0
 
 
@@ -352,8 +452,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BinaddError as error:
         if debug:
             raise
-        print(f"binadd: error: {error}", file=sys.stderr)
+        print(f"binadd: error: {one_line(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("binadd: interrupted", file=sys.stderr)
         return 130
+    except (OSError, MemoryError, RuntimeError) as error:
+        # Faults of the machine rather than of binadd: a file system that
+        # refuses a write, or memory running out. Anything else is a bug and
+        # keeps its traceback.
+        if debug or not _is_environment_fault(error):
+            raise
+        print(f"binadd: error: {one_line(_describe_fault(error))}", file=sys.stderr)
+        return 1
+
+
+def one_line(text: str) -> str:
+    """Escape line breaks and other control characters that echoed input may
+    carry, so that an error stays one line on the terminal."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+
+
+def _is_environment_fault(error: BaseException) -> bool:
+    if isinstance(error, OSError | MemoryError | torch.OutOfMemoryError):
+        return True
+    return "can't allocate memory" in str(error)
+
+
+def _describe_fault(error: BaseException) -> str:
+    if isinstance(error, OSError):
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror or error}{where}"
+    return "out of memory; try a smaller batch_size, width or model"

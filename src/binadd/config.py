@@ -36,11 +36,21 @@ from binadd.errors import ConfigError
 
 LOSSES = ("bce", "mse")
 LR_SCHEDULES = ("constant", "cosine")
-MODEL_KINDS = ("lstm", "gru", "rnn")
+# The names of binadd.models.MODELS (a test checks that the two agree).
+MODEL_KINDS = ("lstm", "gru", "rnn", "transformer")
+RECURRENT_KINDS = ("lstm", "gru", "rnn")
+POSITIONS = ("sinusoidal", "learned", "none")
 BIT_ORDERS = ("lsb", "msb")
-LAYOUTS = ("parallel",)
+LAYOUTS = ("parallel", "sequential")
 DEVICES = ("auto", "cpu", "cuda")
 MAX_LENGTH = 10**9
+# Beyond this a learning rate overflows the optimizer's float32 arithmetic.
+MAX_LR = 1e6
+# Seeds must fit the 64-bit integer that torch's generators take.
+MAX_SEED = 2**63 - 1
+# Bit steps training holds at once (a batch, or the whole held-out set): beyond
+# this a run would exhaust memory. Evaluation streams and is not bound by it.
+MAX_TRAINING_STEPS = 2**26
 
 
 def _require(ok: bool, name: str, message: str) -> None:
@@ -59,7 +69,17 @@ def _positive_int(value: Any, name: str, upper: int | None = None) -> None:
         _require(value <= upper, name, f"must be at most {upper}, got {value}")
 
 
+def _seed(value: Any, name: str) -> None:
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    _require(
+        is_int and 0 <= value <= MAX_SEED,
+        name,
+        f"must be an integer from 0 to 2**63 - 1, got {value!r}",
+    )
+
+
 def _lengths(value: tuple[int, ...], name: str, allow_empty: bool = False) -> None:
+    _require(isinstance(value, tuple), name, f"must be a list of widths, got {value!r}")
     _require(allow_empty or len(value) > 0, name, "must list at least one width")
     for width in value:
         _positive_int(width, name, MAX_LENGTH)
@@ -91,20 +111,31 @@ class TaskConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which network, and its sizes."""
+    """Which network, and its sizes.
+
+    ``hidden_size`` and ``bidirectional`` apply to the recurrent models;
+    ``d_model``, ``num_heads``, ``positions`` and ``max_positions`` to the
+    Transformer; ``num_layers`` and ``dropout`` to both.
+    """
 
     kind: str = "rnn"
     hidden_size: int = 16
     num_layers: int = 1
     dropout: float = 0.0
     bidirectional: bool = False
+    d_model: int = 32
+    num_heads: int = 4
+    positions: str = "sinusoidal"
+    max_positions: int = 2048
 
     def __post_init__(self) -> None:
         _choice(self.kind, "model", MODEL_KINDS)
         _positive_int(self.hidden_size, "hidden_size", 4096)
         _positive_int(self.num_layers, "num_layers", 64)
         _require(
-            isinstance(self.dropout, int | float) and 0.0 <= self.dropout < 1.0,
+            isinstance(self.dropout, int | float)
+            and not isinstance(self.dropout, bool)
+            and 0.0 <= self.dropout < 1.0,
             "dropout",
             f"must be in [0, 1), got {self.dropout!r}",
         )
@@ -113,6 +144,23 @@ class ModelConfig:
             "bidirectional",
             "must be true or false",
         )
+        _require(
+            not self.bidirectional or self.kind in RECURRENT_KINDS,
+            "bidirectional",
+            f"only {', '.join(RECURRENT_KINDS)} can be bidirectional, not {self.kind}",
+        )
+        self._check_transformer()
+
+    def _check_transformer(self) -> None:
+        _positive_int(self.d_model, "d_model", 4096)
+        _positive_int(self.num_heads, "num_heads", 256)
+        _require(
+            self.d_model % self.num_heads == 0,
+            "d_model",
+            f"{self.d_model} is not a multiple of num_heads ({self.num_heads})",
+        )
+        _choice(self.positions, "positions", POSITIONS)
+        _positive_int(self.max_positions, "max_positions", 1 << 20)
 
 
 @dataclass(frozen=True)
@@ -143,23 +191,19 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _choice(self.loss, "loss", LOSSES)
+        is_number = isinstance(self.lr, int | float) and not isinstance(self.lr, bool)
         _require(
-            isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0,
+            is_number and math.isfinite(self.lr) and 0 < self.lr <= MAX_LR,
             "lr",
-            f"must be a finite number > 0, got {self.lr!r}",
+            f"must be a number > 0 and at most {MAX_LR:g}, got {self.lr!r}",
         )
         _positive_int(self.batch_size, "batch_size", 1_000_000)
         _positive_int(self.epochs, "epochs", 1_000_000)
         _positive_int(self.steps_per_epoch, "steps_per_epoch", 10_000_000)
         _positive_int(self.test_batches, "test_batches", 1_000_000)
+        _seed(self.seed, "seed")
+        _seed(self.test_seed, "test_seed")
         self._check_recipe()
-        for name in ("seed", "test_seed"):
-            value = getattr(self, name)
-            _require(
-                isinstance(value, int) and not isinstance(value, bool) and value >= 0,
-                name,
-                f"must be an integer >= 0, got {value!r}",
-            )
 
     def _check_recipe(self) -> None:
         """Validate the schedule, clipping and stopping fields."""
@@ -204,11 +248,7 @@ class EvalConfig:
     def __post_init__(self) -> None:
         _lengths(self.eval_lengths, "eval_lengths")
         _positive_int(self.eval_samples, "eval_samples", 10_000_000)
-        _require(
-            isinstance(self.eval_seed, int) and self.eval_seed >= 0,
-            "eval_seed",
-            f"must be an integer >= 0, got {self.eval_seed!r}",
-        )
+        _seed(self.eval_seed, "eval_seed")
 
 
 @dataclass(frozen=True)
@@ -223,9 +263,30 @@ class Config:
 
     def __post_init__(self) -> None:
         _choice(self.device, "device", DEVICES)
+        _check_training_memory(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _check_training_memory(config: Config) -> None:
+    """Refuse a batch or held-out set too large to hold, naming the fields."""
+    train, task = config.train, config.task
+    per_batch = train.batch_size * max(task.widths)
+    _require(
+        per_batch <= MAX_TRAINING_STEPS,
+        "batch_size",
+        f"{train.batch_size} pairs x {max(task.widths)} bits = {per_batch} bit "
+        f"steps per batch, more than {MAX_TRAINING_STEPS}; train on narrower "
+        "widths (evaluation streams long ones)",
+    )
+    held_out = train.test_batches * train.batch_size * task.n_bits
+    _require(
+        held_out <= MAX_TRAINING_STEPS,
+        "test_batches",
+        f"the held-out set of {train.test_batches} x {train.batch_size} pairs "
+        f"x {task.n_bits} bits is more than {MAX_TRAINING_STEPS} bit steps",
+    )
 
 
 SECTIONS: dict[str, type] = {
@@ -237,7 +298,7 @@ SECTIONS: dict[str, type] = {
 # Flat keys that differ from their field's name.
 ALIASES = {"model": ("model", "kind")}
 PRESETS: dict[str, dict[str, Any]] = {
-    # The original study's recipe, every value spelled out: the defaults differ.
+    # The original study's recipe, spelled out so that it survives new defaults.
     "notebook": {
         "n_bits": 10,
         "train_lengths": (),
@@ -260,6 +321,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         "warmup_steps": 0,
         "until_solved": False,
     },
+    # In the spirit of 'Neural Networks and the Chomsky Hierarchy': operands one
+    # after the other, widths 1-40 drawn per batch, scored out to 500 bits.
+    "chomsky": {
+        "layout": "sequential",
+        "n_bits": 40,
+        "train_lengths": tuple(range(1, 41)),
+        "hidden_size": 256,
+        "batch_size": 128,
+        "epochs": 10,
+        "steps_per_epoch": 1000,
+        "eval_lengths": (*range(1, 41), *range(50, 501, 10)),
+        "eval_samples": 200,
+    },
+    # The classic numpy tutorial's network: a plain RNN, 16 units, 8-bit operands.
+    "tiny-rnn": {"n_bits": 8, "model": "rnn", "hidden_size": 16},
 }
 
 
@@ -298,9 +374,11 @@ def parse_lengths(text: str) -> tuple[int, ...]:
 
 def _width(text: str) -> int:
     mantissa, _, exponent = text.lower().partition("e")
-    if len(mantissa) > 12 or len(exponent) > 2:
-        raise ConfigError(f"lengths: {text!r} is too large")
-    return int(mantissa) * 10 ** int(exponent or 0)
+    mantissa = mantissa.lstrip("0") or "0"
+    width = int(mantissa[:12]) * 10 ** min(int(exponent or 0), 99)
+    if len(mantissa) > 12 or not 1 <= width <= MAX_LENGTH:
+        raise ConfigError(f"lengths: {text!r} is not a width from 1 to {MAX_LENGTH}")
+    return width
 
 
 def _coerce(section: str, name: str, value: Any) -> Any:
@@ -334,6 +412,8 @@ def _updates_from_mapping(data: dict[str, Any], where: str) -> dict[str, Any]:
                 flat[_flat_name(key, name)] = item
         elif key in FLAT_KEYS:
             flat[key] = value
+        elif key in SECTIONS:
+            raise ConfigError(f"{key} in {where} must be a table, like [{key}]")
         else:
             raise _unknown(key, where, [*FLAT_KEYS, *SECTIONS])
     return flat

@@ -2,7 +2,9 @@
 
 ``curves.png``: loss, bit accuracy and sequence accuracy against epoch, train
 and test. ``lengths.png``: sequence and bit accuracy of random pairs against
-width, with its 95% interval, the training width(s) marked.
+width, with its 95% interval, the training width(s) and the generalization
+horizon (see :mod:`binadd.horizon`) marked; the width axis is logarithmic when
+the widths span two decades or more.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ matplotlib.use("Agg")  # Files only: no display is needed or wanted.
 import matplotlib.pyplot as plt
 
 from binadd.config import Config
+from binadd.horizon import THRESHOLD, summarize
 from binadd.rundir import RunDir
 
 
@@ -83,6 +86,14 @@ def plot_lengths(run: RunDir, config: Config) -> Path:
             color="grey",
             linestyle=":",
             label="training width" if index == 0 else None,
+        )
+    horizon = summarize(rows, max(config.task.widths))["horizon"]
+    if horizon:
+        axis.axvline(
+            horizon,
+            color="tab:green",
+            linestyle="--",
+            label=f"horizon: {horizon} bits (sequence accuracy >= {THRESHOLD})",
         )
     if widths and max(widths) / max(min(widths), 1) >= 100:
         axis.set_xscale("log")

@@ -106,15 +106,20 @@ def random_operands(
     return torch.from_numpy(bits)
 
 
-def _add_pair(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _add_pair(
+    x: torch.Tensor, y: torch.Tensor, carry_in: torch.Tensor | None = None
+) -> torch.Tensor:
     """Add two bool bit tensors of shape (batch, width); the result has width + 1.
 
     A Kogge-Stone scan: after the loop, ``generate[:, i]`` tells whether a carry
-    leaves bit ``i``; it takes ceil(log2(width)) vectorized steps.
+    leaves bit ``i``; it takes ceil(log2(width)) vectorized steps. An incoming
+    carry bit (bool, shape (batch,)) counts as generated just below bit 0.
     """
     width = x.shape[1]
     generate = x & y
     propagate = x ^ y
+    if carry_in is not None:
+        generate[:, 0] |= propagate[:, 0] & carry_in
     half_sum = propagate
     span = 1
     while span < width:
@@ -124,8 +129,8 @@ def _add_pair(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         propagate = torch.cat([propagate[:, :span], new_propagate], dim=1)
         span *= 2
     # carries[:, i] is the carry into bit i; the last one is the carry out.
-    no_carry = torch.zeros_like(generate[:, :1])
-    carries = torch.cat([no_carry, generate], dim=1)
+    first = torch.zeros_like(generate[:, 0]) if carry_in is None else carry_in
+    carries = torch.cat([first.unsqueeze(1), generate], dim=1)
     return torch.cat([half_sum ^ carries[:, :width], carries[:, width:]], dim=1)
 
 
@@ -167,6 +172,10 @@ def add_with_carry(
         pad = columns.new_zeros(batch, operands, work_width - width)
         columns = torch.cat([columns, pad], dim=2)
     addends = [columns[:, k] for k in range(operands)]
+    if carry_in is not None and operands == 2:
+        # Two operands carry at most 1, which the scan takes in directly.
+        total = _add_pair(addends[0], addends[1], carry_in.to(torch.bool))
+        return total[:, :width].to(torch.uint8), _bits_to_small_ints(total[:, width:])
     if carry_in is not None:
         addends.append(_small_ints_to_bits(carry_in.to(torch.int64), work_width))
 

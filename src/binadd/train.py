@@ -4,15 +4,22 @@ The loop writes through a :class:`~binadd.rundir.RunDir` and never touches files
 itself. All randomness flows from the config's seeds: ``seed`` fixes the initial
 weights and the training pairs, ``test_seed`` the held-out set, which is drawn
 once and scored after every epoch.
+
+A run can stop and continue: every epoch ends with a checkpoint holding the
+weights, the optimizer, both random generators and the history, so
+:func:`resume` rebuilds the trainer exactly where the last complete epoch left
+it, and on the CPU the continued run equals, bit for bit, one never stopped.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -20,12 +27,13 @@ from torch import nn
 from tqdm import tqdm
 
 from binadd.config import Config
-from binadd.errors import TrainingDiverged, UsageError
+from binadd.errors import CheckpointError, TrainingDiverged, UsageError
 from binadd.layouts import Example, Layout
 from binadd.metrics import Tally, masked_loss
 from binadd.models import build_model
 from binadd.recipe import SolveCheck, learning_rate, solve_lengths
 from binadd.rundir import Checkpoint, RunDir
+from binadd.signals import Interrupted, StopSignals, signal_name
 from binadd.task import describe_sum, random_operands
 
 log = logging.getLogger(__name__)
@@ -194,19 +202,73 @@ class Trainer:
             history=self.history,
             optimizer_state=self.optimizer.state_dict(),
             rng_state=self.generator.get_state(),
-            extra={"steps": self.steps, "solved_at": self.solved_at},
+            # JSON-ready state beyond the tensors (a scheduler's goes here too).
+            extra={
+                "device": self.device.type,
+                "steps": self.steps,
+                "solved_at": self.solved_at,
+            },
+            # Dropout draws from torch's global generator, so it is kept too.
+            torch_rng_state=torch.get_rng_state(),
         )
 
     def restore(self, checkpoint: Checkpoint) -> None:
-        """Continue from a checkpoint: weights, optimizer, generator, history."""
-        self.model.load_state_dict(checkpoint.model_state)
-        if checkpoint.optimizer_state is not None:
-            self.optimizer.load_state_dict(checkpoint.optimizer_state)
-        if checkpoint.rng_state is not None:
-            self.generator.set_state(checkpoint.rng_state.to(torch.uint8))
+        """Continue from a checkpoint: weights, optimizer, generators, history.
+
+        Raises:
+            CheckpointError: in one line, when the checkpoint does not fit this
+                trainer's model, optimizer or device.
+        """
+        _check_history(checkpoint)
+        try:
+            self.model.load_state_dict(checkpoint.model_state)
+            if checkpoint.optimizer_state is not None:
+                self.optimizer.load_state_dict(checkpoint.optimizer_state)
+                _check_optimizer_shapes(self.optimizer)
+            if checkpoint.rng_state is not None:
+                self.generator.set_state(checkpoint.rng_state.to(torch.uint8))
+            if checkpoint.torch_rng_state is not None:
+                torch.set_rng_state(checkpoint.torch_rng_state.to(torch.uint8))
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as error:
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            reason = (
+                lines[1] if len(lines) > 1 else (lines or [type(error).__name__])[0]
+            )
+            raise CheckpointError(
+                f"checkpoint does not fit its config: {reason}"
+            ) from None
         self.history = list(checkpoint.history)
         self.steps = int(checkpoint.extra.get("steps", 0))
         self.solved_at = checkpoint.extra.get("solved_at")
+
+
+def _check_history(checkpoint: Checkpoint) -> None:
+    """The history must be one record (a mapping) per finished epoch."""
+    history = checkpoint.history
+    if (
+        not isinstance(history, list)
+        or len(history) != checkpoint.epoch
+        or not all(isinstance(record, dict) for record in history)
+    ):
+        raise CheckpointError(
+            f"checkpoint history does not match its epoch ({checkpoint.epoch})"
+        )
+
+
+def _check_optimizer_shapes(optimizer: torch.optim.Optimizer) -> None:
+    """Per-parameter optimizer tensors must have their parameter's shape."""
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            for name, value in optimizer.state.get(parameter, {}).items():
+                if (
+                    isinstance(value, torch.Tensor)
+                    and value.dim() > 0
+                    and value.shape != parameter.shape
+                ):
+                    raise ValueError(
+                        f"optimizer {name} of shape {tuple(value.shape)} "
+                        f"for a parameter of shape {tuple(parameter.shape)}"
+                    )
 
 
 def format_epoch(record: dict[str, Any], epochs: int) -> str:
@@ -224,7 +286,38 @@ def format_epoch(record: dict[str, Any], epochs: int) -> str:
 
 
 def fit(trainer: Trainer, run: RunDir, progress: bool | None = None) -> None:
-    """Train for the configured epochs, checkpointing after each one."""
+    """Train for the configured epochs, checkpointing after each one.
+
+    Ctrl-C or SIGTERM abandons the epoch in progress and raises
+    :class:`~binadd.signals.Interrupted`, whose one-line message says which
+    checkpoint was kept and how to resume; a signal that arrives while an
+    epoch's files are being written waits until they are complete.
+    """
+    try:
+        with StopSignals() as stop:
+            _train_epochs(trainer, run, progress, stop)
+    except Interrupted as stopped:
+        raise Interrupted(
+            stopped.signum, _stopped_message(stopped, trainer, run)
+        ) from None
+
+
+def _stopped_message(stopped: Interrupted, trainer: Trainer, run: RunDir) -> str:
+    epochs = trainer.config.train.epochs
+    kept = (
+        f"the checkpoint of epoch {trainer.epoch} of {epochs} is kept in {run.path}"
+        if trainer.epoch
+        else f"no epoch had finished; the config is kept in {run.path}"
+    )
+    return (
+        f"interrupted by {signal_name(stopped.signum)}; {kept}; "
+        f"continue with: binadd train --resume {shlex.quote(str(run.path))}"
+    )
+
+
+def _train_epochs(
+    trainer: Trainer, run: RunDir, progress: bool | None, stop: StopSignals
+) -> None:
     config = trainer.config
     if progress is None:
         progress = sys.stderr.isatty()
@@ -245,9 +338,10 @@ def fit(trainer: Trainer, run: RunDir, progress: bool | None = None) -> None:
                 f"the last good checkpoint (epoch {trainer.epoch}) is kept "
                 f"in {run.path}"
             )
-        trainer.history.append(record)
-        run.save_checkpoint(trainer.checkpoint())
-        run.write_metrics(trainer.history)
+        with stop.held():
+            trainer.history.append(record)
+            run.save_checkpoint(trainer.checkpoint())
+            run.write_metrics(trainer.history)
         log.info(format_epoch(record, config.train.epochs))
         for line in wrong:
             log.info("    wrong: %s", line)
@@ -258,3 +352,44 @@ def fit(trainer: Trainer, run: RunDir, progress: bool | None = None) -> None:
                 trainer.solved_at,
                 widths,
             )
+
+
+def resume(path: str | Path, device_name: str | None = None) -> tuple[RunDir, Trainer]:
+    """Reopen a stopped run where its last checkpoint left it.
+
+    A run stopped before its first epoch ended has no checkpoint yet; it starts
+    again from its saved config. The run continues on the kind of device it
+    was trained on, since a generator's state does not move between kinds.
+
+    Args:
+        path: the run directory.
+        device_name: ``cpu``, ``cuda``, ``auto`` or None for the run's own.
+
+    Returns:
+        The run directory and a trainer ready for :func:`fit`.
+    """
+    run = RunDir.open(path, need_checkpoint=False)
+    run.remove_stale_temporaries()
+    checkpoint = run.load_checkpoint() if run.checkpoint_path.exists() else None
+    config = checkpoint.config if checkpoint else run.read_config()
+    trained_on = checkpoint.extra.get("device") if checkpoint else None
+    if trained_on not in (None, "cpu", "cuda"):
+        raise CheckpointError(f"checkpoint names an unknown device {trained_on!r}")
+    device = resolve_device(device_name or trained_on or config.device)
+    if trained_on is not None and device.type != trained_on:
+        raise UsageError(
+            f"this run was trained on {trained_on} and can only continue there "
+            f"(--device {trained_on}): its random generator belongs to that device"
+        )
+
+    trainer = Trainer(config, device)
+    if checkpoint is not None:
+        trainer.restore(checkpoint)
+    run.write_metrics(trainer.history)
+    log.info(
+        "resuming %s after epoch %d of %d",
+        run.path,
+        trainer.epoch,
+        config.train.epochs,
+    )
+    return run, trainer
