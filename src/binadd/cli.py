@@ -23,6 +23,7 @@ from binadd.config import (
     DEVICES,
     LAYOUTS,
     LOSSES,
+    LR_SCHEDULES,
     MODEL_KINDS,
     POSITIONS,
     PRESETS,
@@ -78,8 +79,8 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
         LAYOUTS,
         "parallel: bits side by side; sequential: a, then b, then the sum",
     ),
-    ("--model", "model", MODEL_KINDS, "sequence model (default lstm)"),
-    ("--hidden-size", "hidden_size", int, "recurrent units per layer (default 5)"),
+    ("--model", "model", MODEL_KINDS, "sequence model (default rnn)"),
+    ("--hidden-size", "hidden_size", int, "recurrent units per layer (default 16)"),
     ("--num-layers", "num_layers", int, "recurrent or attention layers (default 1)"),
     ("--dropout", "dropout", float, "dropout while training, in [0, 1) (default 0)"),
     (
@@ -103,9 +104,9 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
         "longest input (steps) learned positions cover (default 2048)",
     ),
     ("--loss", "loss", LOSSES, "bce: cross-entropy; mse: squared error (default bce)"),
-    ("--lr", "lr", float, "Adam learning rate (default 0.001)"),
+    ("--lr", "lr", float, "Adam learning rate (default 0.03)"),
     ("--batch-size", "batch_size", int, "pairs per step (default 100)"),
-    ("--epochs", "epochs", int, "epochs (default 10)"),
+    ("--epochs", "epochs", int, "epochs; the cap with --until-solved (default 20)"),
     ("--steps-per-epoch", "steps_per_epoch", int, "steps per epoch (default 250)"),
     ("--test-batches", "test_batches", int, "held-out batches per epoch (default 40)"),
     ("--seed", "seed", int, "seed of weights and training pairs (default 0)"),
@@ -118,6 +119,39 @@ TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
     ),
     ("--eval-samples", "eval_samples", int, "random pairs per width (default 1000)"),
     ("--eval-seed", "eval_seed", int, "seed of the evaluation pairs"),
+    ("--grad-clip", "grad_clip", float, "clip the gradient norm (0: off; default 1)"),
+    (
+        "--lr-schedule",
+        "lr_schedule",
+        LR_SCHEDULES,
+        "learning-rate schedule (default constant)",
+    ),
+    (
+        "--warmup-steps",
+        "warmup_steps",
+        int,
+        "steps of linear learning-rate warmup (default 0)",
+    ),
+    (
+        "--until-solved",
+        "until_solved",
+        bool,
+        "stop once every held-out sum is right at n_bits and 2 n_bits"
+        " (epochs is then the cap)",
+    ),
+    ("--solve-every", "solve_every", int, "steps between solved checks (default 25)"),
+    (
+        "--solve-lengths",
+        "solve_lengths",
+        _lengths,
+        "widths a solved check tests (default: n_bits and twice it)",
+    ),
+    (
+        "--solve-samples",
+        "solve_samples",
+        int,
+        "pairs per width in a solved check (default 256)",
+    ),
 ]
 
 
@@ -155,9 +189,8 @@ def build_parser() -> Parser:
         if isinstance(kind, tuple):
             train.add_argument(flag, dest=key, choices=kind, help=text)
         elif kind is bool:
-            train.add_argument(
-                flag, dest=key, action="store_true", default=None, help=text
-            )
+            action = argparse.BooleanOptionalAction
+            train.add_argument(flag, dest=key, action=action, help=text)
         else:
             train.add_argument(flag, dest=key, type=kind, help=text)
     train.add_argument("--out", type=Path, help="run directory (default runs/NAME)")

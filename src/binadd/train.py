@@ -31,6 +31,7 @@ from binadd.errors import CheckpointError, TrainingDiverged, UsageError
 from binadd.layouts import Example, Layout
 from binadd.metrics import Tally, masked_loss
 from binadd.models import build_model
+from binadd.recipe import SolveCheck, learning_rate, solve_lengths
 from binadd.rundir import Checkpoint, RunDir
 from binadd.signals import Interrupted, StopSignals, signal_name
 from binadd.task import describe_sum, random_operands
@@ -79,18 +80,54 @@ class Trainer:
     optimizer: torch.optim.Optimizer = field(init=False)
     generator: torch.Generator = field(init=False)
     history: list[dict[str, Any]] = field(default_factory=list)
+    steps: int = 0
+    solved_at: int | None = None
 
     def __post_init__(self) -> None:
         torch.manual_seed(self.config.train.seed)
         self.layout = Layout.from_config(self.config.task)
         self.model = build_model(self.config.model, self.layout.input_size)
         self.model.to(self.device)
+        # The fused kernel is Adam's arithmetic in one pass: 3x faster on a CPU.
         self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=self.config.train.lr
+            self.model.parameters(), lr=self.config.train.lr, fused=True
         )
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(self.config.train.seed)
         self.test_set = draw_test_set(self.config, self.layout, self.device)
+        self.solve_check: SolveCheck | None = None
+        if self.config.train.until_solved:
+            self.solve_check = SolveCheck.from_config(
+                self.config, self.layout, self.device, self.test_set.examples
+            )
+
+    @property
+    def solved(self) -> bool:
+        return self.solved_at is not None
+
+    def update(self, example: Example) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step on a batch; return its logits and loss, detached."""
+        train = self.config.train
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(train, self.steps)
+        logits, _ = self.model(example.inputs)
+        loss = masked_loss(logits, example, train.loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if train.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.model.parameters(), train.grad_clip)
+        self.optimizer.step()
+        self.steps += 1
+        return logits.detach(), loss.detach()
+
+    def check_solved(self) -> bool:
+        """With ``until_solved``, test on schedule whether the task is solved."""
+        check = self.solve_check
+        if check is None or self.solved:
+            return self.solved
+        if check.due(self.steps) and check.solved(self.model):
+            self.solved_at = self.steps
+        return self.solved
 
     @property
     def epoch(self) -> int:
@@ -120,17 +157,17 @@ class Trainer:
         tally, loss_sum = Tally(), torch.zeros((), device=self.device)
         steps = range(self.config.train.steps_per_epoch)
         bar = tqdm(steps, unit="step", leave=False, disable=not progress)
+        done = 0
         for _ in bar:
             example = self.draw_batch()
-            logits, _ = self.model(example.inputs)
-            loss = masked_loss(logits, example, self.config.train.loss)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            loss_sum += loss.detach()
-            tally.add(logits.detach(), example)
+            logits, loss = self.update(example)
+            loss_sum += loss
+            tally.add(logits, example)
+            done += 1
+            if self.check_solved():
+                break
         return {
-            "train_loss": float(loss_sum) / len(steps),
+            "train_loss": float(loss_sum) / max(done, 1),
             "train_bit_accuracy": tally.bit_accuracy,
             "train_sequence_accuracy": tally.sequence_accuracy,
         }
@@ -166,7 +203,11 @@ class Trainer:
             optimizer_state=self.optimizer.state_dict(),
             rng_state=self.generator.get_state(),
             # JSON-ready state beyond the tensors (a scheduler's goes here too).
-            extra={"device": self.device.type},
+            extra={
+                "device": self.device.type,
+                "steps": self.steps,
+                "solved_at": self.solved_at,
+            },
             # Dropout draws from torch's global generator, so it is kept too.
             torch_rng_state=torch.get_rng_state(),
         )
@@ -197,6 +238,8 @@ class Trainer:
                 f"checkpoint does not fit its config: {reason}"
             ) from None
         self.history = list(checkpoint.history)
+        self.steps = int(checkpoint.extra.get("steps", 0))
+        self.solved_at = checkpoint.extra.get("solved_at")
 
 
 def _check_history(checkpoint: Checkpoint) -> None:
@@ -278,13 +321,13 @@ def _train_epochs(
     config = trainer.config
     if progress is None:
         progress = sys.stderr.isatty()
-    while trainer.epoch < config.train.epochs:
+    while trainer.epoch < config.train.epochs and not trainer.solved:
         start = time.perf_counter()
         train_metrics = trainer.train_epoch(progress)
         test_metrics, wrong = trainer.test()
         record = {
             "epoch": trainer.epoch + 1,
-            "steps": (trainer.epoch + 1) * config.train.steps_per_epoch,
+            "steps": trainer.steps,
             **train_metrics,
             **test_metrics,
             "seconds": time.perf_counter() - start,
@@ -302,6 +345,13 @@ def _train_epochs(
         log.info(format_epoch(record, config.train.epochs))
         for line in wrong:
             log.info("    wrong: %s", line)
+        if trainer.solved:
+            widths = ", ".join(map(str, solve_lengths(config)))
+            log.info(
+                "solved at step %d: every held-out sum right at n_bits %s; stopping",
+                trainer.solved_at,
+                widths,
+            )
 
 
 def resume(path: str | Path, device_name: str | None = None) -> tuple[RunDir, Trainer]:
