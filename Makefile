@@ -1,26 +1,32 @@
-# Quick start: `make train` (sets up .venv, then trains with the default recipe)
-# and `make test` (lint, format check, type check, test suite).
+# Quick start: `make train` sets up .venv with the core package, then trains with
+# the default recipe; `make test` adds the test tools and the optional extras
+# (Ray, TensorBoard), then runs the format, lint and type checks and the tests.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.binadd-installed
-EXTRAS ?= dev
+PIP := $(PY) -m pip install -q -c constraints.txt
+CORE := $(VENV)/.binadd-core
+FULL := $(VENV)/.binadd-full
 CODE := $(wildcard src tests benchmarks)
 
 .PHONY: setup train test lint clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(CORE): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	$(PIP) -e .
 	touch $@
 
-setup: $(STAMP)
+$(FULL): $(CORE)
+	$(PIP) -e ".[dev,ray,tb]"
+	touch $@
 
-train: $(STAMP)
+setup: $(CORE)
+
+train: $(CORE)
 	$(VENV)/bin/binadd train $(ARGS)
 
-lint: $(STAMP)
+lint: $(FULL)
 	$(VENV)/bin/ruff format --check $(CODE)
 	$(VENV)/bin/ruff check $(CODE)
 	$(VENV)/bin/mypy
