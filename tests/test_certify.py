@@ -136,7 +136,8 @@ def test_a_trained_rnn_certifies(tmp_path) -> None:  # type: ignore[no-untyped-d
     # This recipe and seed reach exact sums after two epochs; thirty epochs
     # saturate the units enough for the history-3 regions to close.
     out = tmp_path / "trained"
-    options = ["--model", "rnn", "--seed", "2", "--epochs", "30", "--lr", "0.01"]
+    options = ["--preset", "notebook", "--model", "rnn", "--seed", "2"]
+    options += ["--epochs", "30", "--lr", "0.01"]
     options += ["--hidden-size", "8", "--eval-lengths", "10", "--eval-samples", "50"]
     assert main(["train", "--out", str(out), *options]) == 0
     code = main(["certify", str(out), "--n-bits", "200", "--sequences", "16"])
