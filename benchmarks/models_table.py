@@ -4,8 +4,8 @@ For each (model, layout, seed) this trains one short run through the real
 command line (``binadd train``), scores it at the training width, at 10x and at
 100x it (``binadd evaluate``), and appends one JSON line to ``results.jsonl`` in
 the output folder. Rows already there are skipped, so an interrupted run picks
-up where it stopped. ``--table`` prints the Markdown tables of
-docs/readme-models.md from that file.
+up where it stopped. ``--table`` prints the Markdown tables of the README's
+models section from that file.
 
 Run it alone, in the background, one torch thread::
 
@@ -32,8 +32,10 @@ N_BITS = 8
 FACTORS = (1, 10, 100)
 # Random pairs scored at each factor of the training width.
 SAMPLES = {1: 1000, 10: 1000, 100: 100}
-# One short recipe for every model: 8 epochs x 250 steps of 64 pairs.
+# One short recipe for every model: 8 epochs x 250 steps of 64 pairs, constant
+# lr, no clipping, every step taken (no stop when solved).
 RECIPE = [
+    "--grad-clip", "0", "--lr-schedule", "constant", "--no-until-solved",
     "--n-bits", str(N_BITS), "--hidden-size", "32", "--num-layers", "1",
     "--d-model", "32", "--num-heads", "4", "--positions", "sinusoidal",
     "--lr", "0.003", "--batch-size", "64", "--epochs", "8",
