@@ -8,12 +8,13 @@ import pytest
 import torch
 
 from binadd.certify import CertifyOptions, certify_model, check_supported
+from binadd.checkpoint import Checkpoint
 from binadd.cli import NOT_CERTIFIED, main
 from binadd.config import Config, ModelConfig, TaskConfig
 from binadd.errors import UsageError
 from binadd.evaluate import predict_sums
 from binadd.layouts import Layout
-from binadd.rundir import Checkpoint, RunDir
+from binadd.rundir import RunDir
 from binadd.task import add_bits, int_to_bits
 from certify_models import drifting_adder, exact_adder
 

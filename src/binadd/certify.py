@@ -36,11 +36,11 @@ from binadd.cellmaps import CellMap
 from binadd.config import Config
 from binadd.counterexample import search_counterexample
 from binadd.errors import UsageError
+from binadd.files import write_atomic
 from binadd.layouts import Layout
 from binadd.models import RecurrentAdder
 from binadd.partitions import PAIRS, Partition, add_step
 from binadd.proof import Attempt, attempt, transitions
-from binadd.rundir import write_atomic
 from binadd.visits import Visits, collect_visits
 
 SUPPORTED_CELLS = ("lstm", "gru", "rnn")

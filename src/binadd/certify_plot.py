@@ -17,8 +17,8 @@ import io
 import matplotlib.pyplot as plt
 import numpy as np
 
+from binadd.files import write_atomic
 from binadd.proof import Attempt
-from binadd.rundir import write_atomic
 from binadd.visits import Visits
 
 COLOURS = {(0, 0): "#1f77b4", (1, 0): "#2ca02c", (0, 1): "#d62728", (1, 1): "#9467bd"}

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from binadd.rundir import csv_text, write_atomic
+from binadd.files import csv_text, write_atomic
 from binadd.store import Store
 from binadd.sweepfile import GENERALIZATION_FACTOR
 

@@ -23,6 +23,7 @@ matplotlib.use("Agg")  # Files only: no display is needed or wanted.
 import matplotlib.pyplot as plt
 import numpy as np
 
+from binadd.files import write_atomic
 from binadd.report import (
     SUMMARY_COLUMNS,
     WIDTH_COLUMNS,
@@ -30,7 +31,6 @@ from binadd.report import (
     Report,
     format_summary,
 )
-from binadd.rundir import write_atomic
 from binadd.sweepfile import GENERALIZATION_FACTOR
 
 

@@ -26,13 +26,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from binadd.checkpoint import Checkpoint
 from binadd.config import Config
 from binadd.errors import CheckpointError, TrainingDiverged, UsageError
 from binadd.layouts import Example, Layout
 from binadd.metrics import Tally, masked_loss
 from binadd.models import build_model
 from binadd.recipe import SolveCheck, learning_rate, solve_lengths
-from binadd.rundir import Checkpoint, RunDir
+from binadd.rundir import RunDir
 from binadd.signals import Interrupted, StopSignals, signal_name
 from binadd.task import describe_sum, random_operands
 
