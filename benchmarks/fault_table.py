@@ -32,7 +32,7 @@ import binadd.files
 import binadd.rundir
 import binadd.train
 from binadd.cli import main
-from binadd.config import build_config
+from binadd.configure import build_config
 from binadd.rundir import RunDir
 from binadd.train import Trainer
 

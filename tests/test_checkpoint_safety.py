@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 
 from binadd.checkpoint import load_checkpoint
 from binadd.cli import main
-from binadd.config import build_config
+from binadd.configure import build_config
 from binadd.errors import CheckpointError
 from binadd.rundir import RunDir
 from binadd.train import Trainer

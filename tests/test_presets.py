@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from binadd.config import PRESETS, build_config
+from binadd.configure import PRESETS, build_config
 from binadd.errors import ConfigError
 
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from binadd.cli import main
-from binadd.config import PRESETS, Config, TrainConfig, build_config
+from binadd.config import Config, TrainConfig
+from binadd.configure import PRESETS, build_config
 from binadd.errors import ConfigError
 from binadd.layouts import Layout
 from binadd.recipe import all_right, keep_low_bits, learning_rate

@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 import binadd.train
 from binadd.cli import main
-from binadd.config import build_config
+from binadd.configure import build_config
 from binadd.errors import TrainingDiverged
 from binadd.rundir import RunDir
 from binadd.train import Trainer, fit

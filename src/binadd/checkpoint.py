@@ -18,7 +18,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_save
 
-from binadd.config import Config, config_from_dict
+from binadd.config import Config
+from binadd.configure import config_from_dict
 from binadd.errors import CheckpointError, ConfigError
 from binadd.files import write_atomic
 

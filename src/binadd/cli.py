@@ -26,11 +26,9 @@ from binadd.config import (
     LR_SCHEDULES,
     MODEL_KINDS,
     POSITIONS,
-    PRESETS,
     Config,
-    build_config,
-    parse_lengths,
 )
+from binadd.configure import PRESETS, build_config, parse_lengths
 from binadd.errors import BinaddError, UsageError
 from binadd.sweep_cli import add_parsers as add_sweep_parsers
 from binadd.sweep_cli import run_report_command, run_sweep_command

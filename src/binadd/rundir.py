@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from binadd.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from binadd.config import Config, config_from_dict
+from binadd.config import Config
+from binadd.configure import config_from_dict
 from binadd.errors import BinaddError, CheckpointError, UsageError
 from binadd.files import csv_text, read_csv, write_atomic
 

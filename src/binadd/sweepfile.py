@@ -1,7 +1,7 @@
 """Sweep files: a base config, a grid over config fields, and a list of seeds.
 
 A sweep file is TOML. Its config keys have the same form as a config file's
-(flat keys or ``[section]`` tables, see :mod:`binadd.config`)::
+(flat keys or ``[section]`` tables, see :mod:`binadd.configure`)::
 
     name = "loss"                    # optional; default: the file's stem
     description = "cross-entropy against squared error"
@@ -31,13 +31,8 @@ from typing import Any
 
 import tomllib
 
-from binadd.config import (
-    PRESETS,
-    Config,
-    apply_updates,
-    build_config,
-    updates_from_mapping,
-)
+from binadd.config import Config
+from binadd.configure import PRESETS, apply_updates, build_config, updates_from_mapping
 from binadd.errors import ConfigError, UsageError
 
 TOP_KEYS = ("name", "description", "preset", "seeds", "base", "grid")
