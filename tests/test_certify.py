@@ -9,7 +9,8 @@ import torch
 
 from binadd.certify import CertifyOptions, certify_model, check_supported
 from binadd.checkpoint import Checkpoint
-from binadd.cli import NOT_CERTIFIED, main
+from binadd.cli import main
+from binadd.commands import NOT_CERTIFIED
 from binadd.config import Config, ModelConfig, TaskConfig
 from binadd.errors import UsageError
 from binadd.evaluate import predict_sums
