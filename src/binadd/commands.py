@@ -36,8 +36,9 @@ def run_train(args: argparse.Namespace) -> int:
     from binadd.evaluate import evaluate, format_verdicts, verdicts
     from binadd.horizon import format_summary, write_summary
     from binadd.plots import plot_curves, plot_lengths
+    from binadd.resume import resume
     from binadd.rundir import RunDir
-    from binadd.train import Trainer, fit, resume
+    from binadd.train import Trainer, fit
 
     if args.resume is not None:
         _check_resume_options(args)
