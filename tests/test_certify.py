@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from binadd.certify import CertifyOptions, certify_model, check_supported
+from binadd.certify.certificate import CertifyOptions, certify_model, check_supported
 from binadd.checkpoint import Checkpoint
 from binadd.cli import main
 from binadd.commands import NOT_CERTIFIED

@@ -212,7 +212,11 @@ NOT_CERTIFIED = 3
 
 
 def run_certify(args: argparse.Namespace) -> int:
-    from binadd.certify import CertifyOptions, certify_model, write_certificate
+    from binadd.certify.certificate import (
+        CertifyOptions,
+        certify_model,
+        write_certificate,
+    )
     from binadd.evaluate import restore_model
     from binadd.rundir import RunDir
 
@@ -241,14 +245,14 @@ def run_certify(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from binadd.sweep import run_sweep as run_trials
-    from binadd.sweepfile import load_sweep
+    from binadd.sweeps import runner
+    from binadd.sweeps.spec import load_sweep
 
     sweep = load_sweep(args.sweep_file)
     if args.device is not None:
         sweep = dataclasses.replace(sweep, base={**sweep.base, "device": args.device})
     out = args.out or Path("runs") / f"sweep-{sweep.name}"
-    counts = run_trials(
+    counts = runner.run_sweep(
         sweep,
         out,
         backend=args.backend,
@@ -269,8 +273,8 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def _report(sweep_dir: Path, out: Path | None) -> int:
-    from binadd.report import build_report, format_summary, write_tables
-    from binadd.report_html import write_figures_and_html
+    from binadd.sweeps.report import build_report, format_summary, write_tables
+    from binadd.sweeps.report_html import write_figures_and_html
 
     report = build_report(sweep_dir)
     out = out or sweep_dir / "report"

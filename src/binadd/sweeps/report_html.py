@@ -24,14 +24,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from binadd.files import write_atomic
-from binadd.report import (
+from binadd.sweeps.report import (
     SUMMARY_COLUMNS,
     WIDTH_COLUMNS,
     ConfigGroup,
     Report,
     format_summary,
 )
-from binadd.sweepfile import GENERALIZATION_FACTOR
+from binadd.sweeps.spec import GENERALIZATION_FACTOR
 
 
 def plot_accuracy(report: Report, path: Path) -> Path:

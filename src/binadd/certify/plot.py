@@ -17,9 +17,9 @@ import io
 import matplotlib.pyplot as plt
 import numpy as np
 
+from binadd.certify.proof import Attempt
+from binadd.certify.visits import Visits
 from binadd.files import write_atomic
-from binadd.proof import Attempt
-from binadd.visits import Visits
 
 COLOURS = {(0, 0): "#1f77b4", (1, 0): "#2ca02c", (0, 1): "#d62728", (1, 1): "#9467bd"}
 MAX_POINTS = 4000
