@@ -200,17 +200,29 @@ def _flat_name(section: str, name: str) -> str:
     raise ConfigError(f"no flat key for {section}.{name}")
 
 
-def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML config file into flat updates."""
+def read_toml(path: str | Path, kind: str = "config file") -> dict[str, Any]:
+    """Parse a TOML file; a missing, unreadable or invalid file is a one-line error.
+
+    Args:
+        path: the file.
+        kind: what the file is, for the messages, e.g. ``"sweep file"``.
+
+    Returns:
+        The file's top-level table.
+    """
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        raise ConfigError(f"{kind} not found: {path}") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read config file {path}: {error}") from None
+        raise ConfigError(f"cannot read {kind} {path}: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
-    return updates_from_mapping(data, str(path))
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file into flat updates."""
+    return updates_from_mapping(read_toml(path), str(path))
 
 
 def apply_updates(config: Config, updates: dict[str, Any]) -> Config:
