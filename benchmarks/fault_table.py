@@ -28,9 +28,11 @@ from unittest import mock
 import torch
 from safetensors.torch import save_file
 
+import binadd.files
+import binadd.rundir
 import binadd.train
 from binadd.cli import main
-from binadd.config import build_config
+from binadd.configure import build_config
 from binadd.rundir import RunDir
 from binadd.train import Trainer
 
@@ -143,7 +145,7 @@ def disk_full() -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(source, target)
 
-    with mock.patch.object(binadd.rundir.os, "replace", replace):
+    with mock.patch.object(binadd.files.os, "replace", replace):
         code, line = run_cli(train(out))
     kept = RunDir(out).load_checkpoint().epoch
     row(

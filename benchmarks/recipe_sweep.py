@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from binadd.config import build_config
+from binadd.configure import build_config
 from binadd.evaluate import evaluate, evaluate_width
 from binadd.train import Trainer
 

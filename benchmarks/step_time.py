@@ -19,7 +19,7 @@ from collections import defaultdict
 import torch
 from torch import nn
 
-from binadd.config import build_config
+from binadd.configure import build_config
 from binadd.metrics import Tally, masked_loss
 from binadd.recipe import learning_rate
 from binadd.train import Trainer

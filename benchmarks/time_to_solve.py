@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from binadd.config import build_config
+from binadd.configure import build_config
 from binadd.layouts import Example, Layout
 from binadd.recipe import all_right, draw_held_out
 from binadd.train import Trainer

@@ -9,7 +9,7 @@ from typing import Any
 
 import tomllib
 
-from binadd.sweepfile import Sweep, parse_sweep
+from binadd.sweeps.spec import Sweep, parse_sweep
 
 # One epoch of 20 steps at width 3, scored at widths 1-3 (and 30, added).
 TINY_SWEEP = textwrap.dedent(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from binadd.automaton import (
+from binadd.certify.automaton import (
     INPUT_PAIRS,
     equivalent_to_adder,
     minimize,
     serial_adder,
     summary,
 )
-from binadd.partitions import PAIRS, Partition
+from binadd.certify.partitions import PAIRS, Partition
 
 
 def _from_partition(depth: int) -> dict:

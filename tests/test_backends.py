@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import binadd
-from binadd.sweep import run_sweep
+from binadd.sweeps.runner import run_sweep
 from sweep_fixtures import result_rows, tiny_sweep, write_tiny
 
 if importlib.util.find_spec("ray") is None:
@@ -168,7 +168,7 @@ def test_two_node_cluster_gives_the_same_rows(
 
 
 def _trials(sweep_dir: Path) -> list[dict]:
-    from binadd.store import Store
+    from binadd.sweeps.store import Store
 
     store = Store.open(sweep_dir)
     try:

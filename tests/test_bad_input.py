@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import binadd.files
 import binadd.rundir
 from binadd.cli import main
 from binadd.errors import UsageError
@@ -191,7 +192,7 @@ def test_disk_full_mid_run_keeps_the_last_checkpoint(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_replace(source, target)
 
-    monkeypatch.setattr(binadd.rundir.os, "replace", replace)
+    monkeypatch.setattr(binadd.files.os, "replace", replace)
     out = tmp_path / "run"
     assert main(["train", *TINY, "--out", str(out)]) == 1
     message = one_line(capsys)

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from binadd.cellmaps import CellMap
-from binadd.intervals import Interval
+from binadd.certify.cellmaps import CellMap
+from binadd.certify.intervals import Interval
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 

@@ -7,13 +7,15 @@ import json
 import pytest
 import torch
 
-from binadd.certify import CertifyOptions, certify_model, check_supported
-from binadd.cli import NOT_CERTIFIED, main
+from binadd.certify.certificate import CertifyOptions, certify_model, check_supported
+from binadd.checkpoint import Checkpoint
+from binadd.cli import main
+from binadd.commands import NOT_CERTIFIED
 from binadd.config import Config, ModelConfig, TaskConfig
 from binadd.errors import UsageError
 from binadd.evaluate import predict_sums
 from binadd.layouts import Layout
-from binadd.rundir import Checkpoint, RunDir
+from binadd.rundir import RunDir
 from binadd.task import add_bits, int_to_bits
 from certify_models import drifting_adder, exact_adder
 
@@ -134,7 +136,8 @@ def test_cli_bad_options_are_one_line_usage_errors(tmp_path, capsys) -> None:  #
 @pytest.mark.slow
 def test_a_trained_rnn_certifies(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # This recipe and seed reach exact sums after two epochs; thirty epochs
-    # saturate the units enough for the history-3 regions to close.
+    # saturate the units enough for the history-3 regions to close, so the
+    # run neither clips gradients nor stops once solved.
     out = tmp_path / "trained"
     options = ["--preset", "notebook", "--model", "rnn", "--seed", "2"]
     options += ["--epochs", "30", "--lr", "0.01"]

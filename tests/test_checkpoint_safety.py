@@ -12,10 +12,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from binadd.checkpoint import load_checkpoint
 from binadd.cli import main
-from binadd.config import build_config
+from binadd.configure import build_config
 from binadd.errors import CheckpointError
-from binadd.rundir import RunDir, load_checkpoint
+from binadd.rundir import RunDir
 from binadd.train import Trainer
 
 TINY = {"steps_per_epoch": 2, "test_batches": 1, "batch_size": 4, "epochs": 3}

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from binadd.cli import main
-from binadd.config import FLAT_KEYS, SECTIONS
+from binadd.configure import FLAT_KEYS, SECTIONS
 
 # BINADD_FUZZ_EXAMPLES=1000 fuzzes deeper; the default keeps the suite fast.
 FUZZ = settings(

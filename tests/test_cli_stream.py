@@ -12,10 +12,11 @@ import pytest
 import torch
 
 import binadd.evaluate
+from binadd.checkpoint import Checkpoint
 from binadd.cli import main
 from binadd.config import Config
 from binadd.models import build_model
-from binadd.rundir import Checkpoint, RunDir
+from binadd.rundir import RunDir
 from stream_oracle import OracleAdder
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from binadd.config import Config, build_config, config_from_dict, parse_lengths
+from binadd.config import Config
+from binadd.configure import build_config, config_from_dict, parse_lengths
 from binadd.errors import ConfigError
 
 

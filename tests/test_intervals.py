@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from binadd import intervals as iv
-from binadd.intervals import Interval
+from binadd.certify import intervals as iv
+from binadd.certify.intervals import Interval
 
 finite = st.floats(-30, 30, allow_nan=False)
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from binadd.config import MODEL_KINDS, RECURRENT_KINDS, ModelConfig, build_config
+from binadd.config import MODEL_KINDS, RECURRENT_KINDS, ModelConfig
+from binadd.configure import build_config
 from binadd.errors import UsageError
 from binadd.evaluate import restore_model
 from binadd.layouts import Layout

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from binadd.config import PRESETS, build_config
+from binadd.configure import PRESETS, build_config
 from binadd.errors import ConfigError
 
 
@@ -40,6 +40,16 @@ def test_chomsky_preset_draws_widths_1_to_40_and_scores_out_to_500() -> None:
     assert config.task.widths == tuple(range(1, 41))
     assert max(config.eval.eval_lengths) == 500
     assert set(range(1, 41)) <= set(config.eval.eval_lengths)
+    assert config.eval.eval_samples == 200
+
+
+def test_chomsky_preset_trains_an_lstm_with_its_own_recipe() -> None:
+    config = build_config("chomsky")
+    model, train = config.model, config.train
+    assert (model.kind, model.hidden_size, model.num_layers) == ("lstm", 256, 1)
+    assert (train.lr, train.grad_clip, train.lr_schedule) == (0.001, 1.0, "constant")
+    assert train.until_solved is False
+    assert (train.batch_size, train.epochs, train.steps_per_epoch) == (128, 10, 1000)
 
 
 def test_tiny_rnn_preset() -> None:
@@ -49,6 +59,15 @@ def test_tiny_rnn_preset() -> None:
         "rnn",
         16,
     )
+    train = config.train
+    assert (train.lr, train.grad_clip, train.until_solved) == (0.03, 1.0, True)
+
+
+@pytest.mark.parametrize("name", ["chomsky", "tiny-rnn"])
+def test_presets_state_their_model_and_training_values(name: str) -> None:
+    # A preset that leaves these to the defaults changes whenever they do.
+    stated = {"model", "hidden_size", "lr", "grad_clip", "until_solved"}
+    assert stated <= set(PRESETS[name])
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from binadd.cli import main
-from binadd.config import PRESETS, Config, TrainConfig, build_config
+from binadd.config import Config, TrainConfig
+from binadd.configure import PRESETS, build_config
 from binadd.errors import ConfigError
 from binadd.layouts import Layout
 from binadd.recipe import all_right, keep_low_bits, learning_rate
+from binadd.resume import restore
 from binadd.rundir import RunDir
 from binadd.task import random_operands
 from binadd.train import Trainer, fit
@@ -138,7 +140,7 @@ def test_restore_keeps_the_step_count_and_the_solved_mark(tmp_path) -> None:
     fit(trainer, run, progress=False)
 
     again = Trainer(config, torch.device("cpu"))
-    again.restore(run.load_checkpoint())
+    restore(again, run.load_checkpoint())
     assert again.steps == trainer.steps
     assert again.solved_at == trainer.solved_at
     fit(again, run, progress=False)

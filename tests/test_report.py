@@ -12,10 +12,15 @@ from typing import Any
 
 import pytest
 
-from binadd.report import bootstrap_interval, build_report, format_summary, write_tables
-from binadd.report_html import curve_quartiles, write_figures_and_html
-from binadd.store import Store
-from binadd.sweep import run_sweep
+from binadd.sweeps.report import (
+    bootstrap_interval,
+    build_report,
+    format_summary,
+    write_tables,
+)
+from binadd.sweeps.report_html import curve_quartiles, write_figures_and_html
+from binadd.sweeps.runner import run_sweep
+from binadd.sweeps.store import Store
 from binadd.task import CASE_NAMES
 from sweep_fixtures import tiny_sweep
 

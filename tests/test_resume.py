@@ -17,8 +17,9 @@ from safetensors.torch import load_file
 
 import binadd.train
 from binadd.cli import main
-from binadd.config import build_config
+from binadd.configure import build_config
 from binadd.errors import TrainingDiverged
+from binadd.resume import restore
 from binadd.rundir import RunDir
 from binadd.train import Trainer, fit
 
@@ -239,7 +240,7 @@ def test_every_model_resumes_exactly_with_dropout(tmp_path, kind, layout) -> Non
     halves.save_checkpoint(first.checkpoint())
     torch.manual_seed(999)  # Anything drawn in between must not matter.
     second = Trainer(config, cpu)
-    second.restore(halves.load_checkpoint())
+    restore(second, halves.load_checkpoint())
     fit(second, halves, progress=False)
     for name, tensor in straight.model.state_dict().items():
         assert torch.equal(tensor, second.model.state_dict()[name]), name

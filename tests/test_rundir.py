@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from binadd.config import build_config
+from binadd.configure import build_config
 from binadd.errors import CheckpointError, UsageError
 from binadd.evaluate import restore_model
 from binadd.rundir import RunDir

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-import binadd.backends
-import binadd.trial
+import binadd.sweeps.backends
+import binadd.sweeps.trial
 from binadd.cli import main
 from binadd.errors import UsageError
-from binadd.store import config_change
-from binadd.sweep import run_sweep
+from binadd.sweeps.runner import run_sweep
+from binadd.sweeps.store import config_change
 from sweep_fixtures import result_rows, tiny_sweep, write_tiny
 
 
@@ -68,13 +68,13 @@ def test_trial_run_directories_are_normal_runs(in_process: Path, capsys):
 
 def _count_calls(monkeypatch) -> list[str]:
     calls: list[str] = []
-    real = binadd.backends.run_trial
+    real = binadd.sweeps.backends.run_trial
 
     def counting(task):
         calls.append(task.trial_id)
         return real(task)
 
-    monkeypatch.setattr(binadd.backends, "run_trial", counting)
+    monkeypatch.setattr(binadd.sweeps.backends, "run_trial", counting)
     return calls
 
 
@@ -121,14 +121,14 @@ def test_a_config_field_added_to_binadd_does_not_block_resuming():
 
 
 def test_a_failing_trial_is_recorded_and_the_rest_complete(tmp_path: Path, monkeypatch):
-    real_fit = binadd.trial.fit
+    real_fit = binadd.sweeps.trial.fit
 
     def fit(trainer, run, progress=None):
         if trainer.config.train.lr == 0.001 and trainer.config.train.seed == 1:
             raise RuntimeError("boom in training\nsecond line")
         real_fit(trainer, run, progress)
 
-    monkeypatch.setattr(binadd.trial, "fit", fit)
+    monkeypatch.setattr(binadd.sweeps.trial, "fit", fit)
     out = tmp_path / "failing"
     counts = run_sweep(tiny_sweep(), out, workers=1, progress=False)
     assert counts == {"done": 3, "failed": 1}
@@ -141,7 +141,7 @@ def test_a_failing_trial_is_recorded_and_the_rest_complete(tmp_path: Path, monke
     assert "boom in training" in trace
 
     # The next run retries only the failed trial.
-    monkeypatch.setattr(binadd.trial, "fit", real_fit)
+    monkeypatch.setattr(binadd.sweeps.trial, "fit", real_fit)
     calls = _count_calls(monkeypatch)
     assert run_sweep(tiny_sweep(), out, workers=1, progress=False) == {"done": 4}
     assert calls == ["c01-s001"]

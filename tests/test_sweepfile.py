@@ -8,7 +8,7 @@ import pytest
 import tomllib
 
 from binadd.errors import UsageError
-from binadd.sweepfile import load_sweep, parse_seeds, parse_sweep
+from binadd.sweeps.spec import load_sweep, parse_seeds, parse_sweep
 from sweep_fixtures import TINY_SWEEP, tiny_sweep
 
 

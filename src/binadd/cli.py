@@ -8,34 +8,20 @@ reported in one line on stderr; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import torch
 
-from binadd import __version__
-from binadd.config import (
-    BIT_ORDERS,
-    DEVICES,
-    LAYOUTS,
-    LOSSES,
-    LR_SCHEDULES,
-    MODEL_KINDS,
-    POSITIONS,
-    PRESETS,
-    Config,
-    build_config,
-    parse_lengths,
-)
+from binadd import __version__, commands
+from binadd.config import DEVICES
+from binadd.configure import PRESETS
 from binadd.errors import BinaddError, UsageError
-from binadd.sweep_cli import add_parsers as add_sweep_parsers
-from binadd.sweep_cli import run_report_command, run_sweep_command
-
-log = logging.getLogger("binadd")
+from binadd.options import TRAIN_OPTIONS, count_arg, lengths_arg
 
 
 class Parser(argparse.ArgumentParser):
@@ -45,117 +31,8 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _lengths(text: str) -> tuple[int, ...]:
-    return parse_lengths(text)
-
-
-def _count(text: str) -> int:
-    """A positive count such as 65536 or 1e7."""
-    try:
-        counts = parse_lengths(text)
-    except UsageError:
-        counts = ()
-    if len(counts) != 1 or counts[0] < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected one positive number such as 1e7, got {text!r}"
-        )
-    return counts[0]
-
-
-# (flag, flat config key, type, help); choices come from the config module.
-TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
-    ("--n-bits", "n_bits", int, "operand width L (default 10)"),
-    (
-        "--train-lengths",
-        "train_lengths",
-        _lengths,
-        "widths to draw per batch, e.g. 1-40 (default: n_bits only)",
-    ),
-    ("--operands", "operands", int, "numbers added at once, 2 to 8 (default 2)"),
-    ("--bit-order", "bit_order", BIT_ORDERS, "lsb or msb shown first (default lsb)"),
-    (
-        "--layout",
-        "layout",
-        LAYOUTS,
-        "parallel: bits side by side; sequential: a, then b, then the sum",
-    ),
-    ("--model", "model", MODEL_KINDS, "sequence model (default rnn)"),
-    ("--hidden-size", "hidden_size", int, "recurrent units per layer (default 16)"),
-    ("--num-layers", "num_layers", int, "recurrent or attention layers (default 1)"),
-    ("--dropout", "dropout", float, "dropout while training, in [0, 1) (default 0)"),
-    (
-        "--bidirectional",
-        "bidirectional",
-        bool,
-        "recurrent models also read backwards (not streamable)",
-    ),
-    ("--d-model", "d_model", int, "transformer width (default 32)"),
-    ("--num-heads", "num_heads", int, "transformer attention heads (default 4)"),
-    (
-        "--positions",
-        "positions",
-        POSITIONS,
-        "transformer position code (default sinusoidal)",
-    ),
-    (
-        "--max-positions",
-        "max_positions",
-        int,
-        "longest input (steps) learned positions cover (default 2048)",
-    ),
-    ("--loss", "loss", LOSSES, "bce: cross-entropy; mse: squared error (default bce)"),
-    ("--lr", "lr", float, "Adam learning rate (default 0.03)"),
-    ("--batch-size", "batch_size", int, "pairs per step (default 100)"),
-    ("--epochs", "epochs", int, "epochs; the cap with --until-solved (default 20)"),
-    ("--steps-per-epoch", "steps_per_epoch", int, "steps per epoch (default 250)"),
-    ("--test-batches", "test_batches", int, "held-out batches per epoch (default 40)"),
-    ("--seed", "seed", int, "seed of weights and training pairs (default 0)"),
-    ("--test-seed", "test_seed", int, "seed of the held-out set"),
-    (
-        "--eval-lengths",
-        "eval_lengths",
-        _lengths,
-        "widths scored after training (default 1-20)",
-    ),
-    ("--eval-samples", "eval_samples", int, "random pairs per width (default 1000)"),
-    ("--eval-seed", "eval_seed", int, "seed of the evaluation pairs"),
-    ("--grad-clip", "grad_clip", float, "clip the gradient norm (0: off; default 1)"),
-    (
-        "--lr-schedule",
-        "lr_schedule",
-        LR_SCHEDULES,
-        "learning-rate schedule (default constant)",
-    ),
-    (
-        "--warmup-steps",
-        "warmup_steps",
-        int,
-        "steps of linear learning-rate warmup (default 0)",
-    ),
-    (
-        "--until-solved",
-        "until_solved",
-        bool,
-        "stop once every held-out sum is right at n_bits and 2 n_bits"
-        " (epochs is then the cap)",
-    ),
-    ("--solve-every", "solve_every", int, "steps between solved checks (default 25)"),
-    (
-        "--solve-lengths",
-        "solve_lengths",
-        _lengths,
-        "widths a solved check tests (default: n_bits and twice it)",
-    ),
-    (
-        "--solve-samples",
-        "solve_samples",
-        int,
-        "pairs per width in a solved check (default 256)",
-    ),
-]
-
-
 def _add_common(parser: argparse.ArgumentParser) -> None:
+    """The options every subcommand takes: --device, --threads, --debug."""
     parser.add_argument(
         "--device",
         choices=DEVICES,
@@ -176,13 +53,22 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> Parser:
+    """The ``binadd`` parser with one subcommand per entry of :data:`COMMANDS`."""
     parser = Parser(
         prog="binadd", description=__doc__.splitlines()[0] if __doc__ else ""
     )
     parser.add_argument("--version", action="version", version=f"binadd {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, parser_class=Parser
+    )
+    for add_parser in SUBPARSERS:
+        add_parser(subparsers)
+    return parser
 
-    train = commands.add_parser("train", help="train a network, evaluate it, plot it")
+
+def _add_train(subparsers: Any) -> None:
+    """Options of ``train``: a config source, one per field, where to."""
+    train = subparsers.add_parser("train", help="train a network, evaluate it, plot it")
     train.add_argument("--config", type=Path, help="TOML config file")
     train.add_argument("--preset", choices=sorted(PRESETS), help="named recipe")
     for flag, key, kind, text in TRAIN_OPTIONS:
@@ -205,36 +91,45 @@ def build_parser() -> Parser:
     )
     _add_common(train)
 
-    evaluate = commands.add_parser("evaluate", help="score a run at many widths")
+
+def _add_evaluate(subparsers: Any) -> None:
+    """Options of ``evaluate``: which widths, how many pairs, how."""
+    evaluate = subparsers.add_parser("evaluate", help="score a run at many widths")
     evaluate.add_argument("run", type=Path, help="run directory")
     evaluate.add_argument(
         "--lengths",
-        type=_lengths,
+        type=lengths_arg,
         help="widths, e.g. 1-20,50,100,1e4 (default: the run's)",
     )
     evaluate.add_argument("--samples", type=int, help="random pairs per width")
     evaluate.add_argument("--seed", type=int, help="seed of the random pairs")
     evaluate.add_argument(
         "--bit-budget",
-        type=_count,
+        type=count_arg,
         default=None,
         help="random operand bits scored per width at most: wide widths get "
         "budget // width pairs, at least one (default 1e7)",
     )
     evaluate.add_argument(
         "--chunk-size",
-        type=_count,
+        type=count_arg,
         default=None,
         help="steps fed to a recurrent model at once when streaming (default 65536)",
     )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(evaluate)
 
-    plot = commands.add_parser("plot", help="redraw a run's figures from its files")
+
+def _add_plot(subparsers: Any) -> None:
+    """Options of ``plot``."""
+    plot = subparsers.add_parser("plot", help="redraw a run's figures from its files")
     plot.add_argument("run", type=Path, help="run directory")
     _add_common(plot)
 
-    add = commands.add_parser("add", help="add two numbers with a trained network")
+
+def _add_add(subparsers: Any) -> None:
+    """Options of ``add``: the run and two operands."""
+    add = subparsers.add_parser("add", help="add two numbers with a trained network")
     add.add_argument("run", type=Path, help="run directory")
     operand_help = "operand: decimal, 0b binary or 0x hex; @FILE reads a file, - stdin"
     add.add_argument("a", help=f"first {operand_help}")
@@ -247,9 +142,55 @@ def build_parser() -> Parser:
     )
     add.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(add)
-    add_sweep_parsers(commands, _add_common)
 
-    certify = commands.add_parser(
+
+def _add_sweep(subparsers: Any) -> None:
+    """Options of ``sweep``: the sweep file and how to run trials."""
+    sweep = subparsers.add_parser(
+        "sweep", help="train many (config, seed) trials and record them"
+    )
+    sweep.add_argument("sweep_file", type=Path, help="sweep TOML file")
+    sweep.add_argument(
+        "--out", type=Path, help="sweep directory (default runs/sweep-NAME)"
+    )
+    sweep.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="trials at once, one torch thread each (default: the CPU count)",
+    )
+    sweep.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local worker processes, or Ray tasks (default local)",
+    )
+    sweep.add_argument(
+        "--address", help="Ray cluster to join (default: start a local Ray)"
+    )
+    sweep.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write TensorBoard logs under SWEEP_DIR/tensorboard",
+    )
+    _add_common(sweep)
+
+
+def _add_report(subparsers: Any) -> None:
+    """Options of ``report``."""
+    report = subparsers.add_parser(
+        "report", help="statistics over seeds of a sweep: table, CSV, plots, HTML"
+    )
+    report.add_argument("sweep_dir", type=Path, help="sweep directory")
+    report.add_argument(
+        "--out", type=Path, help="where the report goes (default SWEEP_DIR/report)"
+    )
+    _add_common(report)
+
+
+def _add_certify(subparsers: Any) -> None:
+    """Options of ``certify``: the visited inputs and the search."""
+    certify = subparsers.add_parser(
         "certify",
         help="prove a recurrent run adds right at every length (exit 3: not proved)",
     )
@@ -275,7 +216,18 @@ def build_parser() -> Parser:
     )
     certify.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(certify)
-    return parser
+
+
+# Each subcommand's options, in the order ``binadd --help`` lists them.
+SUBPARSERS: list[Callable[[Any], None]] = [
+    _add_train,
+    _add_evaluate,
+    _add_plot,
+    _add_add,
+    _add_sweep,
+    _add_report,
+    _add_certify,
+]
 
 
 def _setup(args: argparse.Namespace) -> None:
@@ -284,227 +236,14 @@ def _setup(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
 
 
-def _device(args: argparse.Namespace, config: Config) -> torch.device:
-    from binadd.train import resolve_device
-
-    return resolve_device(args.device or config.device)
-
-
-def run_train(args: argparse.Namespace) -> int:
-    from binadd.evaluate import evaluate, format_verdicts, verdicts
-    from binadd.horizon import format_summary, write_summary
-    from binadd.plots import plot_curves, plot_lengths
-    from binadd.rundir import RunDir
-    from binadd.train import Trainer, fit, resume
-
-    if args.resume is not None:
-        _check_resume_options(args)
-        run, trainer = resume(args.resume, args.device)
-        config, device = trainer.config, trainer.device
-    else:
-        options = {key: getattr(args, key) for _, key, _, _ in TRAIN_OPTIONS}
-        options = {key: value for key, value in options.items() if value is not None}
-        if args.device is not None:
-            options["device"] = args.device
-        config = build_config(args.preset, args.config, options)
-        device = _device(args, config)
-        out = args.out or RunDir.default_path("runs", config)
-        run = RunDir.create(out, force=args.force)
-        run.write_config(config)
-        log.info("run directory: %s (device %s)", run.path, device)
-        trainer = Trainer(config, device)
-
-    fit(trainer, run)
-    records = evaluate(
-        trainer.model,
-        trainer.layout,
-        config.eval.eval_lengths,
-        config.eval.eval_samples,
-        config.eval.eval_seed,
-        device,
-        progress=sys.stderr.isatty(),
-    )
-    run.write_lengths(records)
-    summary = write_summary(run, max(config.task.widths))
-    plot_curves(run)
-    plot_lengths(run, config)
-    print("\n".join(format_verdicts(verdicts(records)) + format_summary(summary)))
-    print(f"run directory: {run.path}")
-    return 0
-
-
-def _check_resume_options(args: argparse.Namespace) -> None:
-    """--resume continues with the run's saved config: nothing may change it."""
-    flags = [(flag, getattr(args, key)) for flag, key, _, _ in TRAIN_OPTIONS]
-    flags += [("--config", args.config), ("--preset", args.preset)]
-    flags += [("--out", args.out), ("--force", args.force or None)]
-    given = [flag for flag, value in flags if value is not None]
-    if given:
-        raise UsageError(
-            f"--resume continues a run with its saved config; drop {', '.join(given)}"
-        )
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    from binadd.evaluate import (
-        DEFAULT_BIT_BUDGET,
-        evaluate,
-        format_verdicts,
-        restore_model,
-        verdicts,
-    )
-    from binadd.horizon import format_summary, write_summary
-    from binadd.layouts import Layout
-    from binadd.plots import plot_lengths
-    from binadd.rundir import RunDir
-    from binadd.stream import DEFAULT_CHUNK_SIZE
-
-    run = RunDir.open(args.run)
-    checkpoint = run.load_checkpoint()
-    config = checkpoint.config
-    device = _device(args, config)
-    model = restore_model(checkpoint, device)
-    lengths = args.lengths or config.eval.eval_lengths
-    samples = args.samples if args.samples is not None else config.eval.eval_samples
-    seed = args.seed if args.seed is not None else config.eval.eval_seed
-    if samples < 1:
-        raise UsageError("--samples must be at least 1")
-    layout = Layout.from_config(config.task)
-    records = evaluate(
-        model,
-        layout,
-        lengths,
-        samples,
-        seed,
-        device,
-        progress=sys.stderr.isatty() and not args.json,
-        bit_budget=args.bit_budget or DEFAULT_BIT_BUDGET,
-        chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
-    )
-    run.write_lengths(records)
-    summary = write_summary(run, max(config.task.widths))
-    plot_lengths(run, config)
-    rows = verdicts(records)
-    if args.json:
-        result = {"run": str(run.path), "widths": rows, "records": records}
-        print(json.dumps({**result, "summary": summary}))
-    else:
-        print("\n".join(format_verdicts(rows) + format_summary(summary)))
-    return 0
-
-
-def run_plot(args: argparse.Namespace) -> int:
-    from binadd.plots import plot_curves, plot_lengths
-    from binadd.rundir import RunDir
-
-    run = RunDir.open(args.run)
-    config = run.load_checkpoint().config
-    drawn = []
-    if run.metrics_path.is_file():
-        drawn.append(plot_curves(run))
-    if run.lengths_path.is_file():
-        drawn.append(plot_lengths(run, config))
-    if not drawn:
-        raise UsageError(f"{run.path} has no metrics.csv or lengths.csv to plot")
-    for path in drawn:
-        print(path)
-    return 0
-
-
-def _add_result(a: int, b: int, predicted: torch.Tensor, output: str) -> dict[str, Any]:
-    """What ``binadd add`` reports: both sums in base ``output``, where they part."""
-    from binadd.operands import format_int
-    from binadd.task import bits_to_int, int_to_bits
-
-    truth = a + b
-    wrong_bits = (predicted != int_to_bits(truth, predicted.shape[0])).nonzero()
-    first_wrong = int(wrong_bits[0, 0]) if len(wrong_bits) else None
-    values = {"a": a, "b": b, "network_sum": bits_to_int(predicted), "true_sum": truth}
-    result: dict[str, Any] = {
-        name: format_int(value, output) for name, value in values.items()
-    }
-    result.update(
-        output=output,
-        n_bits=max(a.bit_length(), b.bit_length(), 1),
-        agree=first_wrong is None,
-        first_wrong_bit=first_wrong,
-    )
-    return result
-
-
-def run_add(args: argparse.Namespace) -> int:
-    from binadd.evaluate import predict_sums, restore_model
-    from binadd.layouts import Layout
-    from binadd.operands import read_operands
-    from binadd.rundir import RunDir
-    from binadd.task import int_to_bits
-
-    a, b = read_operands(args.a, args.b)
-    run = RunDir.open(args.run)
-    checkpoint = run.load_checkpoint()
-    device = _device(args, checkpoint.config)
-    model = restore_model(checkpoint, device)
-    layout = Layout.from_config(checkpoint.config.task)
-    if layout.operands != 2:
-        raise UsageError(f"this network adds {layout.operands} operands, not 2")
-
-    # The network reads the operands in chunks; its sum comes back as bits.
-    n_bits = max(a.bit_length(), b.bit_length(), 1)
-    operand_bits = torch.stack([int_to_bits(a, n_bits), int_to_bits(b, n_bits)])
-    predicted = predict_sums(model, layout, operand_bits.unsqueeze(0), device)[0]
-    result = _add_result(a, b, predicted, args.output)
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    print(f"network sum: {result['network_sum']}")
-    print(f"true sum:    {result['true_sum']}")
-    first = result["first_wrong_bit"]
-    where = "" if first is None else f" (first wrong bit: {first})"
-    print(f"agree:       {'yes' if first is None else 'no'}{where}")
-    return 0
-
-
-# Exit code of `binadd certify` when the proof does not go through.
-NOT_CERTIFIED = 3
-
-
-def run_certify(args: argparse.Namespace) -> int:
-    from binadd.certify import CertifyOptions, certify_model, write_certificate
-    from binadd.evaluate import restore_model
-    from binadd.rundir import RunDir
-
-    options = CertifyOptions(
-        args.n_bits, args.sequences, args.seed, args.max_depth, args.search_bits
-    )
-    run = RunDir.open(args.run)
-    checkpoint = run.load_checkpoint()
-    model = restore_model(checkpoint, torch.device("cpu"))
-    certificate, visits, best = certify_model(model, checkpoint.config, options)
-    paths = write_certificate(run.path, certificate, visits, best)
-    found = certificate["counterexample"]
-    if args.json:
-        keep = ("verdict", "reason", "partition", "seconds", "counterexample")
-        print(json.dumps({key: certificate[key] for key in keep}))
-    else:
-        print(f"verdict: {certificate['verdict']} ({certificate['reason']})")
-        if found:
-            print(
-                f"counterexample: {found['a']} + {found['b']} at {found['n_bits']} "
-                f"bits, first wrong bit {found['first_wrong_bit']}"
-                f" ({found['found_by']})"
-            )
-        print(f"written: {paths[0]}, {paths[1]}")
-    return 0 if certificate["verdict"] == "certified" else NOT_CERTIFIED
-
-
 COMMANDS = {
-    "train": run_train,
-    "evaluate": run_evaluate,
-    "plot": run_plot,
-    "add": run_add,
-    "sweep": run_sweep_command,
-    "report": run_report_command,
-    "certify": run_certify,
+    "train": commands.run_train,
+    "evaluate": commands.run_evaluate,
+    "plot": commands.run_plot,
+    "add": commands.run_add,
+    "sweep": commands.run_sweep,
+    "report": commands.run_report,
+    "certify": commands.run_certify,
 }
 
 

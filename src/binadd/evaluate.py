@@ -28,11 +28,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from binadd.checkpoint import Checkpoint
 from binadd.errors import CheckpointError, UsageError
 from binadd.layouts import Layout
 from binadd.metrics import wilson_interval
 from binadd.models import build_model
-from binadd.rundir import Checkpoint
 from binadd.stream import (
     DEFAULT_CHUNK_SIZE,
     GENERATION_BITS,

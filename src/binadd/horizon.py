@@ -22,7 +22,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from binadd.rundir import RunDir, write_atomic
+from binadd.files import write_atomic
+from binadd.rundir import RunDir
 
 THRESHOLD = 0.99
 

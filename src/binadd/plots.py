@@ -9,16 +9,29 @@ the widths span two decades or more.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # Files only: no display is needed or wanted.
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from binadd.config import Config
+from binadd.files import write_atomic
 from binadd.horizon import THRESHOLD, summarize
 from binadd.rundir import RunDir
+
+
+def save_figure(figure: Figure, path: Path, dpi: int = 110) -> Path:
+    """Lay out ``figure``, write it to ``path`` as a PNG atomically, close it."""
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    plt.close(figure)
+    write_atomic(path, buffer.getvalue())
+    return path
 
 
 def _column(rows: list[dict[str, str]], name: str) -> list[float]:
@@ -51,10 +64,7 @@ def plot_curves(run: RunDir) -> Path:
         axis.legend()
         if name != "loss":
             axis.set_ylim(-0.02, 1.02)
-    figure.tight_layout()
-    figure.savefig(run.curves_path, dpi=110)
-    plt.close(figure)
-    return run.curves_path
+    return save_figure(figure, run.curves_path)
 
 
 def plot_lengths(run: RunDir, config: Config) -> Path:
@@ -103,7 +113,4 @@ def plot_lengths(run: RunDir, config: Config) -> Path:
     axis.set_title("accuracy against operand width")
     axis.grid(alpha=0.3)
     axis.legend(loc="lower left")
-    figure.tight_layout()
-    figure.savefig(run.lengths_plot_path, dpi=110)
-    plt.close(figure)
-    return run.lengths_plot_path
+    return save_figure(figure, run.lengths_plot_path)

@@ -2,7 +2,7 @@
 
 A sweep directory holds::
 
-    sweep.db            the database (see :mod:`binadd.store`)
+    sweep.db            the database (see :mod:`binadd.sweeps.store`)
     trials/<id>/        one normal run directory per trial
     tensorboard/<id>/   per-trial TensorBoard logs, with --tensorboard
     report/             written by ``binadd report`` (and at the end of a sweep)
@@ -22,11 +22,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from binadd.backends import BACKENDS, import_ray, run_local, run_ray
 from binadd.errors import UsageError
-from binadd.store import Store
-from binadd.sweepfile import Sweep, Trial
-from binadd.trial import TrialTask
+from binadd.sweeps.backends import BACKENDS, import_ray, run_local, run_ray
+from binadd.sweeps.spec import Sweep, Trial
+from binadd.sweeps.store import Store
+from binadd.sweeps.trial import TrialTask
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The proof itself: regions for a partition, grown until they close, checked.
 
-For a partition of the visited states (see :mod:`binadd.partitions`) the
+For a partition of the visited states (see :mod:`binadd.certify.partitions`) the
 regions start as boxes around each group in its principal-axes frame (or the
 plain axes), then grow, round after round, to hold every image that lands
 outside them. Whether or not they close, the final regions are then checked
@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from binadd import intervals as iv
-from binadd.cellmaps import CellMap
-from binadd.intervals import Interval
-from binadd.partitions import PAIRS, Partition, add_step
-from binadd.regions import Region, check_step, in_frame, readout_bounds
-from binadd.visits import Visits
+from binadd.certify import intervals as iv
+from binadd.certify.cellmaps import CellMap
+from binadd.certify.intervals import Interval
+from binadd.certify.partitions import PAIRS, Partition, add_step
+from binadd.certify.regions import Region, check_step, in_frame, readout_bounds
+from binadd.certify.visits import Visits
 
 
 @dataclass

@@ -15,11 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from binadd.automaton import INPUT_PAIRS
+from binadd.certify.automaton import INPUT_PAIRS
+from binadd.certify.visits import Visits, carry_heavy_operands
 from binadd.evaluate import predict_sums
 from binadd.layouts import Layout
 from binadd.task import add_bits, bits_to_int, random_operands
-from binadd.visits import Visits, carry_heavy_operands
 
 DEVICE = torch.device("cpu")
 
@@ -94,7 +94,8 @@ def search_counterexample(
         model: the network, in eval mode on the CPU.
         layout: its layout (parallel, lsb, two operands).
         visits: the collected visits; a wrong row there is tried first.
-        options: :class:`binadd.certify.CertifyOptions` (``search_bits``, ``seed``).
+        options: :class:`~binadd.certify.certificate.CertifyOptions`
+            (``search_bits``, ``seed``).
     """
     model = model.cpu().float().eval()
     for row in visits.wrong_rows[:1]:

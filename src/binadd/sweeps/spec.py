@@ -1,7 +1,7 @@
 """Sweep files: a base config, a grid over config fields, and a list of seeds.
 
 A sweep file is TOML. Its config keys have the same form as a config file's
-(flat keys or ``[section]`` tables, see :mod:`binadd.config`)::
+(flat keys or ``[section]`` tables, see :mod:`binadd.configure`)::
 
     name = "loss"                    # optional; default: the file's stem
     description = "cross-entropy against squared error"
@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
-from binadd.config import (
+from binadd.config import Config
+from binadd.configure import (
     PRESETS,
-    Config,
     apply_updates,
     build_config,
+    read_toml,
     updates_from_mapping,
 )
 from binadd.errors import ConfigError, UsageError
@@ -139,15 +138,7 @@ def with_generalization_widths(config: Config) -> Config:
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file; every fault is a one-line error."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"sweep file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read sweep file {path}: {error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise UsageError(f"{path} is not valid TOML: {error}") from None
-    return parse_sweep(data, path.stem, str(path))
+    return parse_sweep(read_toml(path, "sweep file"), path.stem, str(path))
 
 
 def parse_sweep(data: dict[str, Any], default_name: str, where: str) -> Sweep:

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from binadd.rundir import csv_text, write_atomic
-from binadd.store import Store
-from binadd.sweepfile import GENERALIZATION_FACTOR
+from binadd.files import csv_text, write_atomic
+from binadd.sweeps.spec import GENERALIZATION_FACTOR
+from binadd.sweeps.store import Store
 
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0

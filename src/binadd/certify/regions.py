@@ -22,9 +22,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from binadd import intervals as iv
-from binadd.cellmaps import CellMap
-from binadd.intervals import Interval
+from binadd.certify import intervals as iv
+from binadd.certify.cellmaps import CellMap
+from binadd.certify.intervals import Interval
 
 
 @dataclass(frozen=True)

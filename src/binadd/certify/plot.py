@@ -12,14 +12,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # Files only: no display is needed or wanted.
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 
-from binadd.proof import Attempt
-from binadd.rundir import write_atomic
-from binadd.visits import Visits
+from binadd.certify.proof import Attempt
+from binadd.certify.visits import Visits
+from binadd.plots import save_figure
 
 COLOURS = {(0, 0): "#1f77b4", (1, 0): "#2ca02c", (0, 1): "#d62728", (1, 1): "#9467bd"}
 MAX_POINTS = 4000
@@ -68,9 +66,4 @@ def plot_states(path: Path, visits: Visits, best: Attempt, verdict: str) -> Path
     axis.set_ylabel("principal component 2")
     axis.set_title(f"visited states and {best.partition.name} regions: {verdict}")
     axis.legend(loc="best", fontsize=8, markerscale=3)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
-    write_atomic(path, buffer.getvalue())
-    return path
+    return save_figure(figure, path)

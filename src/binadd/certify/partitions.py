@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from binadd.visits import Visits
+from binadd.certify.visits import Visits
 
 PAIRS = ((0, 0), (0, 1), (1, 0), (1, 1))
 

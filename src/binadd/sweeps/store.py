@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from binadd.errors import BinaddError, UsageError
-from binadd.sweepfile import Sweep, Trial
+from binadd.sweeps.spec import Sweep, Trial
 
 SCHEMA_VERSION = "1"
 SCHEMA = """
@@ -187,7 +187,7 @@ class Store:
             )
 
     def record(self, result: dict[str, Any]) -> None:
-        """Store a worker's result (see :func:`binadd.trial.run_trial`) at once."""
+        """Store a worker's result (see :func:`~binadd.sweeps.trial.run_trial`) now."""
         trial_id = result["trial_id"]
         with self.connection:
             self.connection.execute(

@@ -1,6 +1,6 @@
 """Executors for sweep trials: local worker processes, or tasks on a Ray cluster.
 
-Both take a list of :class:`~binadd.trial.TrialTask` and yield one result dict
+Both take a list of :class:`~binadd.sweeps.trial.TrialTask` and yield one result dict
 per trial as trials finish, in any order. Every worker runs a trial with one
 torch thread, so both give the same numbers for the same seeds. A worker that
 dies is reported as a failed trial; the others go on.
@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from binadd.errors import BinaddError, UsageError
-from binadd.trial import TrialTask, describe_error, run_trial
+from binadd.sweeps.trial import TrialTask, describe_error, run_trial
 
 BACKENDS = ("local", "ray")
 
@@ -58,7 +58,7 @@ def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
         # Import torch and binadd once in the server, not once per worker.
-        context.set_forkserver_preload(["binadd.trial"])
+        context.set_forkserver_preload(["binadd.sweeps.trial"])
         return context
     return multiprocessing.get_context("spawn")
 

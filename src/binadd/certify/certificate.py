@@ -8,7 +8,7 @@ state must encode the sum bit just emitted and the carry. The certifier
    sum bit and carry (partition ``state``, 4 groups) or, finer, the step that
    led there, (a, b, carry in) (partition ``step``, 8 groups);
 2. puts a parallelotope region around each group and grows the regions until
-   every step maps them into each other (see :mod:`binadd.regions`);
+   every step maps them into each other (see :mod:`binadd.certify.regions`);
 3. verifies with outward-rounded interval arithmetic, for every region and
    each input pair (a, b), that one step of the cell, float32 rounding
    included, maps the region into the region of the correct next state; that
@@ -31,17 +31,17 @@ from typing import Any
 
 from torch import nn
 
-from binadd import automaton
-from binadd.cellmaps import CellMap
+from binadd.certify import automaton
+from binadd.certify.cellmaps import CellMap
+from binadd.certify.counterexample import search_counterexample
+from binadd.certify.partitions import PAIRS, Partition, add_step
+from binadd.certify.proof import Attempt, attempt, transitions
+from binadd.certify.visits import Visits, collect_visits
 from binadd.config import Config
-from binadd.counterexample import search_counterexample
 from binadd.errors import UsageError
+from binadd.files import write_atomic
 from binadd.layouts import Layout
 from binadd.models import RecurrentAdder
-from binadd.partitions import PAIRS, Partition, add_step
-from binadd.proof import Attempt, attempt, transitions
-from binadd.rundir import write_atomic
-from binadd.visits import Visits, collect_visits
 
 SUPPORTED_CELLS = ("lstm", "gru", "rnn")
 
@@ -251,7 +251,7 @@ def write_certificate(
     run_dir: Path, certificate: dict[str, Any], visits: Visits, best: Attempt
 ) -> tuple[Path, Path]:
     """Write ``certificate.json`` and ``states.png`` into the run directory."""
-    from binadd.certify_plot import plot_states
+    from binadd.certify.plot import plot_states
 
     json_path = run_dir / "certificate.json"
     write_atomic(json_path, json.dumps(certificate, indent=1) + "\n")

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
-from binadd import intervals as iv
-from binadd.intervals import Interval
+from binadd.certify import intervals as iv
+from binadd.certify.intervals import Interval
 
 # Unit roundoff of float32, and what one float32 activation may be off by.
 UNIT32 = 2.0**-24

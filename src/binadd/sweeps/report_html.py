@@ -23,15 +23,16 @@ matplotlib.use("Agg")  # Files only: no display is needed or wanted.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from binadd.report import (
+from binadd.files import write_atomic
+from binadd.plots import save_figure
+from binadd.sweeps.report import (
     SUMMARY_COLUMNS,
     WIDTH_COLUMNS,
     ConfigGroup,
     Report,
     format_summary,
 )
-from binadd.rundir import write_atomic
-from binadd.sweepfile import GENERALIZATION_FACTOR
+from binadd.sweeps.spec import GENERALIZATION_FACTOR
 
 
 def plot_accuracy(report: Report, path: Path) -> Path:
@@ -73,7 +74,7 @@ def plot_accuracy(report: Report, path: Path) -> Path:
     axis.set_title("mean over seeds, 95% bootstrap interval")
     axis.grid(alpha=0.3)
     axis.legend(loc="best", fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path, dpi=100)
 
 
 def curve_quartiles(group: ConfigGroup) -> np.ndarray:
@@ -107,14 +108,7 @@ def plot_curves(report: Report, path: Path) -> Path:
     axis.set_title("median over seeds, band between quartiles")
     axis.grid(alpha=0.3)
     axis.legend(loc="best", fontsize=8)
-    return _save(figure, path)
-
-
-def _save(figure: Any, path: Path) -> Path:
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=100)
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
