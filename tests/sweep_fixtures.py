@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import textwrap
+import tomllib
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from binadd.sweeps.spec import Sweep, parse_sweep
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from binadd.errors import UsageError
 from binadd.sweeps.spec import load_sweep, parse_seeds, parse_sweep

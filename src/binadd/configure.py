@@ -23,11 +23,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import tomllib
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from binadd.config import (
     MAX_LENGTH,
