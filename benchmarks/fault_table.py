@@ -132,7 +132,8 @@ def diverged() -> None:
     with mock.patch.object(binadd.train, "masked_loss", loss):
         code, line = run_cli(train(out))
     kept = RunDir(out).load_checkpoint().epoch
-    row("loss becomes NaN in epoch 3", ["train", "…"], code, line, f"epoch {kept} kept")
+    kept_text = f"epoch {kept} kept"
+    row("loss becomes NaN in epoch 3", ["train", "…"], code, line, kept_text)
 
 
 def disk_full() -> None:

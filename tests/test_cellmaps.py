@@ -13,7 +13,7 @@ from binadd.certify.intervals import Interval
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
-def _torch_step(rnn: nn.RNNBase, kind: str, x: np.ndarray, hidden: int):  # type: ignore[no-untyped-def]
+def _torch_step(rnn: nn.RNNBase, kind: str, x: np.ndarray, hidden: int):
     rnn = rnn.double()
     inputs = torch.tensor(x).view(1, 1, -1)
 

@@ -98,14 +98,14 @@ def test_unsupported_models_are_refused(config: Config) -> None:
         check_supported(config)
 
 
-def _run_dir(tmp_path, model, config) -> RunDir:  # type: ignore[no-untyped-def]
+def _run_dir(tmp_path, model, config) -> RunDir:
     run = RunDir.create(tmp_path / "run")
     run.write_config(config)
     run.save_checkpoint(Checkpoint(config=config, model_state=model.state_dict()))
     return run
 
 
-def test_cli_certifies_and_writes_files(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cli_certifies_and_writes_files(tmp_path, capsys) -> None:
     run = _run_dir(tmp_path, *exact_adder("gru"))
     code = main(["certify", str(run.path), "--n-bits", "60", "--max-depth", "1"])
     assert code == 0
@@ -116,7 +116,7 @@ def test_cli_certifies_and_writes_files(tmp_path, capsys) -> None:  # type: igno
     assert (run.path / "states.png").stat().st_size > 1000
 
 
-def test_cli_not_certified_exit_code(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cli_not_certified_exit_code(tmp_path, capsys) -> None:
     run = _run_dir(tmp_path, *drifting_adder(1e-2))
     code = main(["certify", str(run.path), "--n-bits", "60", "--json"])
     assert code == NOT_CERTIFIED
@@ -125,7 +125,7 @@ def test_cli_not_certified_exit_code(tmp_path, capsys) -> None:  # type: ignore[
     assert printed["counterexample"]["first_wrong_bit"] >= 0
 
 
-def test_cli_bad_options_are_one_line_usage_errors(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cli_bad_options_are_one_line_usage_errors(tmp_path, capsys) -> None:
     run = _run_dir(tmp_path, *exact_adder("rnn"))
     assert main(["certify", str(run.path), "--n-bits", "0"]) == 2
     assert main(["certify", str(tmp_path / "missing")]) == 2
@@ -134,7 +134,7 @@ def test_cli_bad_options_are_one_line_usage_errors(tmp_path, capsys) -> None:  #
 
 
 @pytest.mark.slow
-def test_a_trained_rnn_certifies(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_trained_rnn_certifies(tmp_path) -> None:
     # This recipe and seed reach exact sums after two epochs; thirty epochs
     # saturate the units enough for the history-3 regions to close, so the
     # run neither clips gradients nor stops once solved.

@@ -116,7 +116,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as reader:
             metadata = reader.metadata() or {}
-            tensors = {name: reader.get_tensor(name) for name in reader.keys()}  # noqa: SIM118
+            names = list(reader.keys())
+            tensors = {name: reader.get_tensor(name) for name in names}
     except Exception as error:  # safetensors raises several types on bad files.
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise CheckpointError(
