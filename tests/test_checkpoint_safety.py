@@ -174,6 +174,8 @@ def checkpoint_with(run: RunDir, **changes) -> None:
     for name, value in changes.items():
         setattr(checkpoint, name, value)
     run.save_checkpoint(checkpoint)
+    if "config" in changes:  # A forged pair: config.json agrees, tensors do not.
+        run.write_config(changes["config"])
 
 
 def test_tensors_of_another_size_than_the_config_says(tmp_path, capsys) -> None:
@@ -260,3 +262,14 @@ def test_no_module_loads_with_pickle() -> None:
     for path in source.glob("*.py"):
         text = path.read_text()
         assert "torch.load(" not in text and "import pickle" not in text, path
+
+
+def test_a_checkpoint_copied_from_another_run_is_refused(tmp_path, capsys) -> None:
+    run = make_run(tmp_path / "run", model="rnn")
+    other = make_run(tmp_path / "other", model="lstm")
+    before = run.config_path.read_bytes()
+    shutil.copy(other.checkpoint_path, run.checkpoint_path)
+    for command in ("evaluate", "add", "resume", "plot"):
+        code, err = run_command(command, run.path, capsys)
+        assert code == 1 and len(err) == 1 and "does not belong" in err[0], command
+    assert run.config_path.read_bytes() == before

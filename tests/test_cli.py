@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,24 @@ def test_refuses_to_overwrite_a_run(trained: Path, capsys) -> None:
     assert main(["train", *TINY, "--out", str(trained)]) == 2
     assert "--force" in capsys.readouterr().err
     assert (trained / "metrics.csv").read_bytes() == before
+
+
+def test_force_starts_a_clean_run(trained: Path, tmp_path: Path) -> None:
+    run = tmp_path / "forced"
+    shutil.copytree(trained, run)
+    (run / "certificate.json").write_text("{}")
+    (run / "notes.txt").write_text("mine")
+    assert main(["evaluate", str(run), "--lengths", "30", "--samples", "5"]) == 0
+    assert (
+        main(["train", *TINY, "--eval-lengths", "3", "--out", str(run), "--force"]) == 0
+    )
+    widths = {row["n_bits"] for row in csv.DictReader((run / "lengths.csv").open())}
+    assert widths == {"3"}
+    assert len((run / "evaluations.jsonl").read_text().splitlines()) == 1
+    assert not (run / "certificate.json").exists()
+    assert (run / "notes.txt").read_text() == "mine"
+
+
+def test_an_empty_out_is_refused(capsys) -> None:
+    assert main(["train", *TINY, "--out", "", "--force"]) == 2
+    assert "empty" in capsys.readouterr().err

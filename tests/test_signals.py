@@ -48,3 +48,30 @@ def test_an_ignored_signal_stays_ignored() -> None:
             assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_while_torch_is_still_importing_is_one_line(tmp_path) -> None:
+    # A second after start the command is still importing torch (its imports
+    # happen inside main's error handling), or already running.
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    argv = [sys.executable, "-m", "binadd", "evaluate", str(tmp_path), "--lengths", "3"]
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    try:
+        process.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    lines = err.decode().strip().splitlines()
+    assert "Traceback" not in err.decode()
+    assert len(lines) == 1 and lines[0].startswith("binadd:")
+    # -2: the signal came as the interpreter was exiting, after main returned.
+    assert process.returncode in (2, 130, -signal.SIGINT)

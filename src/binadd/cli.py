@@ -8,16 +8,18 @@ reported in one line on stderr; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NoReturn
 
-import torch
-
-from binadd import __version__, commands
+from binadd import __version__
 from binadd.config import DEVICES
 from binadd.configure import PRESETS
 from binadd.errors import BinaddError, UsageError
@@ -29,6 +31,13 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+
+def path_arg(text: str) -> Path:
+    """A file or directory path; an empty one is refused rather than read as '.'."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return Path(text)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +78,7 @@ def build_parser() -> Parser:
 def _add_train(subparsers: Any) -> None:
     """Options of ``train``: a config source, one per field, where to."""
     train = subparsers.add_parser("train", help="train a network, evaluate it, plot it")
-    train.add_argument("--config", type=Path, help="TOML config file")
+    train.add_argument("--config", type=path_arg, help="TOML config file")
     train.add_argument("--preset", choices=sorted(PRESETS), help="named recipe")
     for flag, key, kind, text in TRAIN_OPTIONS:
         if isinstance(kind, tuple):
@@ -79,13 +88,13 @@ def _add_train(subparsers: Any) -> None:
             train.add_argument(flag, dest=key, action=action, help=text)
         else:
             train.add_argument(flag, dest=key, type=kind, help=text)
-    train.add_argument("--out", type=Path, help="run directory (default runs/NAME)")
+    train.add_argument("--out", type=path_arg, help="run directory (default runs/NAME)")
     train.add_argument(
         "--force", action="store_true", help="overwrite an existing run directory"
     )
     train.add_argument(
         "--resume",
-        type=Path,
+        type=path_arg,
         metavar="RUN",
         help="continue a stopped run from its last checkpoint, with its config",
     )
@@ -95,7 +104,7 @@ def _add_train(subparsers: Any) -> None:
 def _add_evaluate(subparsers: Any) -> None:
     """Options of ``evaluate``: which widths, how many pairs, how."""
     evaluate = subparsers.add_parser("evaluate", help="score a run at many widths")
-    evaluate.add_argument("run", type=Path, help="run directory")
+    evaluate.add_argument("run", type=path_arg, help="run directory")
     evaluate.add_argument(
         "--lengths",
         type=lengths_arg,
@@ -123,14 +132,14 @@ def _add_evaluate(subparsers: Any) -> None:
 def _add_plot(subparsers: Any) -> None:
     """Options of ``plot``."""
     plot = subparsers.add_parser("plot", help="redraw a run's figures from its files")
-    plot.add_argument("run", type=Path, help="run directory")
+    plot.add_argument("run", type=path_arg, help="run directory")
     _add_common(plot)
 
 
 def _add_add(subparsers: Any) -> None:
     """Options of ``add``: the run and two operands."""
     add = subparsers.add_parser("add", help="add two numbers with a trained network")
-    add.add_argument("run", type=Path, help="run directory")
+    add.add_argument("run", type=path_arg, help="run directory")
     operand_help = "operand: decimal, 0b binary or 0x hex; @FILE reads a file, - stdin"
     add.add_argument("a", help=f"first {operand_help}")
     add.add_argument("b", help=f"second {operand_help}")
@@ -149,9 +158,9 @@ def _add_sweep(subparsers: Any) -> None:
     sweep = subparsers.add_parser(
         "sweep", help="train many (config, seed) trials and record them"
     )
-    sweep.add_argument("sweep_file", type=Path, help="sweep TOML file")
+    sweep.add_argument("sweep_file", type=path_arg, help="sweep TOML file")
     sweep.add_argument(
-        "--out", type=Path, help="sweep directory (default runs/sweep-NAME)"
+        "--out", type=path_arg, help="sweep directory (default runs/sweep-NAME)"
     )
     sweep.add_argument(
         "--workers",
@@ -181,9 +190,9 @@ def _add_report(subparsers: Any) -> None:
     report = subparsers.add_parser(
         "report", help="statistics over seeds of a sweep: table, CSV, plots, HTML"
     )
-    report.add_argument("sweep_dir", type=Path, help="sweep directory")
+    report.add_argument("sweep_dir", type=path_arg, help="sweep directory")
     report.add_argument(
-        "--out", type=Path, help="where the report goes (default SWEEP_DIR/report)"
+        "--out", type=path_arg, help="where the report goes (default SWEEP_DIR/report)"
     )
     _add_common(report)
 
@@ -194,7 +203,7 @@ def _add_certify(subparsers: Any) -> None:
         "certify",
         help="prove a recurrent run adds right at every length (exit 3: not proved)",
     )
-    certify.add_argument("run", type=Path, help="run directory")
+    certify.add_argument("run", type=path_arg, help="run directory")
     certify.add_argument(
         "--n-bits", type=int, default=500, help="width of the visited inputs (500)"
     )
@@ -233,18 +242,40 @@ SUBPARSERS: list[Callable[[Any], None]] = [
 def _setup(args: argparse.Namespace) -> None:
     if not 1 <= args.threads <= 1024:
         raise UsageError(f"--threads must be from 1 to 1024, got {args.threads}")
+    import torch
+
     torch.set_num_threads(args.threads)
 
 
+# Each subcommand's function in binadd.commands, imported only once parsing
+# is done, inside main's error handling: torch takes a second or two to import,
+# and a Ctrl-C meanwhile must end in one line too.
 COMMANDS = {
-    "train": commands.run_train,
-    "evaluate": commands.run_evaluate,
-    "plot": commands.run_plot,
-    "add": commands.run_add,
-    "sweep": commands.run_sweep,
-    "report": commands.run_report,
-    "certify": commands.run_certify,
+    "train": "run_train",
+    "evaluate": "run_evaluate",
+    "plot": "run_plot",
+    "add": "run_add",
+    "sweep": "run_sweep",
+    "report": "run_report",
+    "certify": "run_certify",
 }
+
+
+def _import_commands() -> ModuleType:
+    """Import the commands, and with them torch, holding Ctrl-C until done.
+
+    An import cut short leaves torch half set up, and its exit hooks then print
+    to the terminal; a Ctrl-C held until the import ends is raised right after,
+    where main reports it in one line.
+    """
+    hold = signal.pthread_sigmask if hasattr(signal, "pthread_sigmask") else None
+    if hold is None or threading.current_thread() is not threading.main_thread():
+        return importlib.import_module("binadd.commands")
+    previous = hold(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return importlib.import_module("binadd.commands")
+    finally:
+        hold(signal.SIG_SETMASK, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -253,8 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
+        commands = _import_commands()
         _setup(args)
-        return COMMANDS[args.command](args)
+        return int(getattr(commands, COMMANDS[args.command])(args))
     except BinaddError as error:
         if debug:
             raise
@@ -283,7 +315,9 @@ def one_line(text: str) -> str:
 
 
 def _is_environment_fault(error: BaseException) -> bool:
-    if isinstance(error, OSError | MemoryError | torch.OutOfMemoryError):
+    torch = sys.modules.get("torch")
+    out_of_memory = (torch.OutOfMemoryError,) if torch is not None else ()
+    if isinstance(error, (OSError, MemoryError, *out_of_memory)):
         return True
     return "can't allocate memory" in str(error)
 

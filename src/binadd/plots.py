@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")  # Files only: no display is needed or wanted.
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from binadd.config import Config
 from binadd.files import write_atomic
@@ -58,6 +59,9 @@ def plot_curves(run: RunDir) -> Path:
                 markersize=4,
             )
         axis.set_xlabel("epoch")
+        # Whole epochs only; a run solved in its first epoch is one point.
+        axis.set_xlim(0.5, max(epochs, default=1) + 0.5)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         axis.set_ylabel(label)
         axis.set_title(label)
         axis.grid(alpha=0.3)
@@ -107,6 +111,8 @@ def plot_lengths(run: RunDir, config: Config) -> Path:
         )
     if widths and max(widths) / max(min(widths), 1) >= 100:
         axis.set_xscale("log")
+    else:
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("operand width n_bits")
     axis.set_ylabel("accuracy on random pairs")
     axis.set_ylim(-0.02, 1.02)

@@ -68,10 +68,14 @@ class RunDir:
     curves_path = property(lambda self: self.path / "curves.png")
     lengths_plot_path = property(lambda self: self.path / "lengths.png")
     summary_path = property(lambda self: self.path / "summary.json")
+    certificate_path = property(lambda self: self.path / "certificate.json")
+    states_plot_path = property(lambda self: self.path / "states.png")
 
     @classmethod
     def create(cls, path: str | Path, force: bool = False) -> RunDir:
         """Make a new run directory; refuse a non-empty one unless ``force``."""
+        if not str(path).strip():
+            raise UsageError("the run directory's name is empty")
         run = cls(path)
         if run.path.exists() and not run.path.is_dir():
             raise UsageError(f"{run.path} exists and is not a directory")
@@ -85,7 +89,20 @@ class RunDir:
         except OSError as error:
             raise UsageError(f"cannot create {run.path}: {error.strerror}") from None
         run.check_writable()
+        if force:
+            run.clear()
         return run
+
+    def clear(self) -> None:
+        """Delete every file a run writes, so an overwritten run starts clean.
+
+        Files that binadd does not write are left alone.
+        """
+        for path in self.run_files:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as error:
+                raise UsageError(f"cannot remove {path}: {error.strerror}") from None
 
     def check_writable(self) -> None:
         """Fail now, in one line, if files cannot be written here."""
@@ -140,6 +157,19 @@ class RunDir:
         return stale
 
     @property
+    def run_files(self) -> tuple[Path, ...]:
+        """Every file a run directory may hold."""
+        return (
+            *self.owned_files,
+            self.evaluations_path,
+            self.summary_path,
+            self.curves_path,
+            self.lengths_plot_path,
+            self.certificate_path,
+            self.states_plot_path,
+        )
+
+    @property
     def owned_files(self) -> tuple[Path, ...]:
         """The files written through :func:`write_atomic`."""
         return (
@@ -157,7 +187,18 @@ class RunDir:
         save_checkpoint(self.checkpoint_path, checkpoint)
 
     def load_checkpoint(self) -> Checkpoint:
-        return load_checkpoint(self.checkpoint_path)
+        """The run's checkpoint, which must have been made with its config.json.
+
+        A checkpoint copied in from another run is refused, so that its
+        results never mix with this run's files.
+        """
+        checkpoint = load_checkpoint(self.checkpoint_path)
+        if self.config_path.is_file() and self.read_config() != checkpoint.config:
+            raise CheckpointError(
+                f"{self.checkpoint_path} does not belong to this run: its config "
+                f"differs from {self.config_path.name} (copied from another run?)"
+            )
+        return checkpoint
 
     def write_metrics(self, history: list[dict[str, Any]]) -> None:
         write_atomic(self.metrics_path, csv_text(history, METRIC_COLUMNS))

@@ -22,6 +22,7 @@ import matplotlib
 matplotlib.use("Agg")  # Files only: no display is needed or wanted.
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from binadd.files import write_atomic
 from binadd.plots import save_figure
@@ -98,11 +99,12 @@ def plot_curves(report: Report, path: Path) -> Path:
         if quartiles.shape[1] == 0:
             continue
         epochs = np.arange(1, quartiles.shape[1] + 1)
-        line = axis.plot(epochs, quartiles[1], "-", label=group.label)[0]
+        line = axis.plot(epochs, quartiles[1], "-o", markersize=3, label=group.label)[0]
         axis.fill_between(
             epochs, quartiles[0], quartiles[2], color=line.get_color(), alpha=0.2
         )
     axis.set_xlabel("epoch")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_ylabel("held-out sequence accuracy")
     axis.set_ylim(-0.02, 1.02)
     axis.set_title("median over seeds, band between quartiles")
