@@ -60,3 +60,17 @@ def test_parse_lengths() -> None:
     for bad in ("", "a", "3-1", "1-", "-2", "1e40", "0", "1e10", "99999999999999"):
         with pytest.raises(ConfigError):
             parse_lengths(bad)
+
+
+def test_the_solved_check_refuses_huge_default_widths() -> None:
+    with pytest.raises(ConfigError, match="until_solved"):
+        build_config(options={"n_bits": 60_000, "batch_size": 1, "test_batches": 1})
+    config = build_config(
+        options={
+            "n_bits": 60_000,
+            "batch_size": 1,
+            "test_batches": 1,
+            "until_solved": False,
+        }
+    )
+    assert config.task.n_bits == 60_000

@@ -269,3 +269,11 @@ def _check_training_memory(config: Config) -> None:
         f"the held-out set of {train.test_batches} x {train.batch_size} pairs "
         f"x {task.n_bits} bits is more than {MAX_TRAINING_STEPS} bit steps",
     )
+    solve_widths = train.solve_lengths or (task.n_bits, 2 * task.n_bits)
+    _require(
+        not train.until_solved or max(solve_widths) <= 100_000,
+        "until_solved",
+        f"the solved check would score widths up to {max(solve_widths)} bits "
+        "(2 x n_bits), and above 100000 every check is slow; "
+        "pass --solve-lengths or --no-until-solved",
+    )
