@@ -76,6 +76,7 @@ BAD_CONFIGS = [
     ('model = "lstmm"', ["model", "'lstmm'"]),
     ("n_bits = ", ["not valid TOML"]),
     ("[[task]]\nn_bits = 3", ["task", "must be a table"]),
+    ("n_bits = 3\n[task]\nn_bits = 4", ["n_bits", "set twice", "[task] n_bits"]),
 ]
 
 
@@ -238,6 +239,26 @@ def test_add_rejects_malformed_numbers_naming_them(
 def test_bad_evaluate_options(trained, capsys, argv) -> None:
     assert main(["evaluate", str(trained), *argv]) == 2
     one_line(capsys)
+
+
+@pytest.mark.parametrize("seed", ["-1", str(10**24), str(2**64 - 1), str(2**63)])
+def test_evaluate_refuses_a_seed_the_config_would_refuse(trained, capsys, seed) -> None:
+    assert main(["evaluate", str(trained), "--seed", seed]) == 2
+    message = one_line(capsys)
+    assert "--seed" in message and "0 to 2**63 - 1" in message and seed in message
+
+
+def test_evaluate_takes_the_largest_seed(trained) -> None:
+    argv = ["evaluate", str(trained), "--seed", str(2**63 - 1), "--lengths", "1"]
+    assert main([*argv, "--samples", "2"]) == 0
+
+
+@pytest.mark.parametrize("flag", ["--chunk-size", "--bit-budget"])
+@pytest.mark.parametrize("value", ["100000000000", "1e10", "0"])
+def test_evaluate_counts_state_their_range(trained, capsys, flag, value) -> None:
+    assert main(["evaluate", str(trained), flag, value]) == 2
+    message = one_line(capsys)
+    assert flag in message and "from 1 to 1000000000" in message
 
 
 def test_add_with_a_missing_run(tmp_path, capsys) -> None:

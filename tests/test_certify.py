@@ -154,3 +154,29 @@ def test_a_trained_rnn_certifies(tmp_path) -> None:
 def test_a_transformer_is_refused() -> None:
     with pytest.raises(UsageError, match="not transformer models"):
         check_supported(Config(model=ModelConfig(kind="transformer")))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "flag"),
+    [
+        ("max_depth", 9, "--max-depth"),
+        ("max_depth", -1, "--max-depth"),
+        ("n_bits", 0, "--n-bits"),
+        ("search_bits", 0, "--search-bits"),
+        ("sequences", 0, "--sequences"),
+        ("seed", -1, "--seed"),
+        ("seed", 2**64, "--seed"),
+    ],
+)
+def test_bad_options_name_the_flag(field, value, flag) -> None:
+    with pytest.raises(UsageError) as error:
+        CertifyOptions(**{field: value})
+    message = str(error.value)
+    assert message.split()[0] in (flag, f"{flag}:") and str(value) in message
+
+
+def test_cli_bad_max_depth_names_the_option(tmp_path, capsys) -> None:
+    run = _run_dir(tmp_path, *exact_adder("rnn"))
+    assert main(["certify", str(run.path), "--max-depth", "7"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == "binadd: error: --max-depth must be between 0 and 4, got 7"

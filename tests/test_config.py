@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from binadd.config import Config
-from binadd.configure import build_config, config_from_dict, parse_lengths
+from binadd.configure import (
+    build_config,
+    config_from_dict,
+    parse_lengths,
+    updates_from_mapping,
+)
 from binadd.errors import ConfigError
 
 
@@ -74,3 +79,26 @@ def test_the_solved_check_refuses_huge_default_widths() -> None:
         }
     )
     assert config.task.n_bits == 60_000
+
+
+@pytest.mark.parametrize(
+    ("data", "places"),
+    [
+        ({"n_bits": 3, "task": {"n_bits": 4}}, "as n_bits and as [task] n_bits"),
+        ({"task": {"n_bits": 4}, "n_bits": 3}, "as [task] n_bits and as n_bits"),
+        ({"train": {"seed": 1}, "seed": 2}, "as [train] seed and as seed"),
+    ],
+)
+def test_a_key_set_flat_and_in_its_section_is_refused(
+    data: dict[str, object], places: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        updates_from_mapping(data, "run.toml")
+    message = str(error.value)
+    assert "set twice in run.toml" in message and places in message
+    assert "\n" not in message
+
+
+def test_model_alias_and_kind_resolve_once() -> None:
+    assert updates_from_mapping({"model": "gru"}, "x") == {"model": "gru"}
+    assert updates_from_mapping({"model": {"kind": "gru"}}, "x") == {"model": "gru"}

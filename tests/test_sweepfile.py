@@ -91,6 +91,28 @@ def test_bad_sweep_files_are_one_line_usage_errors(text, message):
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "name", ["../../x", "a/b", "a\\\\b", "..", ".hidden", "a..b", "sp ace", "é", "x\\n"]
+)
+def test_a_sweep_name_that_is_no_plain_file_name_is_refused(name):
+    with pytest.raises(UsageError) as error:
+        _parse(f'seeds = 1\nname = "{name}"')
+    message = str(error.value)
+    assert "may hold only letters, digits" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("name", ["loss", "lr-0.01_v2", "A.b", "_x", "-y"])
+def test_plain_sweep_names_are_kept(name):
+    assert _parse(f'seeds = 1\nname = "{name}"').name == name
+
+
+def test_a_default_name_from_an_odd_file_stem_says_to_set_name(tmp_path: Path):
+    path = tmp_path / "my sweep.toml"
+    path.write_text("seeds = 1\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="file's stem; set name"):
+        load_sweep(path)
+
+
 @pytest.mark.parametrize("seeds", [0, -1, True, [], [1, 1], [-2], ["a"], 1.5, 10**6])
 def test_bad_seeds(seeds):
     with pytest.raises(UsageError, match="seeds"):

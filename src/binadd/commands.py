@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from binadd.config import Config
+from binadd.config import Config, check_seed
 from binadd.configure import build_config
 from binadd.errors import UsageError
 from binadd.options import TRAIN_OPTIONS
@@ -102,6 +102,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from binadd.rundir import RunDir
     from binadd.stream import DEFAULT_CHUNK_SIZE
 
+    if args.seed is not None:
+        check_seed(args.seed, "--seed")
     run = RunDir.open(args.run)
     checkpoint = run.load_checkpoint()
     config = checkpoint.config

@@ -60,6 +60,14 @@ def _seed(value: Any, name: str) -> None:
     )
 
 
+def check_seed(value: Any, name: str) -> None:
+    """Refuse, as a one-line ConfigError naming ``name``, a value that is no seed.
+
+    A seed is an integer from 0 to 2**63 - 1, the rule of every seed in a config.
+    """
+    _seed(value, name)
+
+
 def _lengths(value: tuple[int, ...], name: str, allow_empty: bool = False) -> None:
     _require(isinstance(value, tuple), name, f"must be a list of widths, got {value!r}")
     _require(allow_empty or len(value) > 0, name, "must list at least one width")

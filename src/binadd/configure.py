@@ -175,6 +175,7 @@ def updates_from_mapping(data: dict[str, Any], where: str) -> dict[str, Any]:
         {flat key: value}, ready for :func:`apply_updates`.
     """
     flat: dict[str, Any] = {}
+    places: dict[str, str] = {}
     for key, value in data.items():
         if key in SECTIONS and isinstance(value, dict):
             cls = SECTIONS[key]
@@ -182,14 +183,26 @@ def updates_from_mapping(data: dict[str, Any], where: str) -> dict[str, Any]:
             for name, item in value.items():
                 if name not in names:
                     raise _unknown(name, f"{where} [{key}]", names)
-                flat[_flat_name(key, name)] = item
+                flat_key = _flat_name(key, name)
+                _set_once(places, flat_key, f"[{key}] {name}", where)
+                flat[flat_key] = item
         elif key in FLAT_KEYS:
+            _set_once(places, key, key, where)
             flat[key] = value
         elif key in SECTIONS:
             raise ConfigError(f"{key} in {where} must be a table, like [{key}]")
         else:
             raise _unknown(key, where, [*FLAT_KEYS, *SECTIONS])
     return flat
+
+
+def _set_once(places: dict[str, str], key: str, place: str, where: str) -> None:
+    """Record where flat ``key`` was set; a second place is a one-line error."""
+    if key in places:
+        raise ConfigError(
+            f"{key} is set twice in {where}: as {places[key]} and as {place}; keep one"
+        )
+    places[key] = place
 
 
 def _flat_name(section: str, name: str) -> str:

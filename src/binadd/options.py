@@ -16,6 +16,7 @@ from binadd.config import (
     LAYOUTS,
     LOSSES,
     LR_SCHEDULES,
+    MAX_LENGTH,
     MODEL_KINDS,
     POSITIONS,
 )
@@ -29,14 +30,14 @@ def lengths_arg(text: str) -> tuple[int, ...]:
 
 
 def count_arg(text: str) -> int:
-    """A positive count such as 65536 or 1e7."""
+    """A positive count such as 65536 or 1e7, at most ``MAX_LENGTH``."""
     try:
         counts = parse_lengths(text)
     except UsageError:
         counts = ()
     if len(counts) != 1 or counts[0] < 1:
         raise argparse.ArgumentTypeError(
-            f"expected one positive number such as 1e7, got {text!r}"
+            f"expected one number from 1 to {MAX_LENGTH} such as 1e7, got {text!r}"
         )
     return counts[0]
 

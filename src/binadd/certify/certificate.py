@@ -37,7 +37,7 @@ from binadd.certify.counterexample import search_counterexample
 from binadd.certify.partitions import PAIRS, Partition, add_step
 from binadd.certify.proof import Attempt, attempt, transitions
 from binadd.certify.visits import Visits, collect_visits
-from binadd.config import Config
+from binadd.config import Config, check_seed
 from binadd.errors import UsageError
 from binadd.files import write_atomic
 from binadd.layouts import Layout
@@ -70,12 +70,24 @@ class CertifyOptions:
     pieces: int = 32
 
     def __post_init__(self) -> None:
-        names = ("n_bits", "sequences", "search_bits", "rounds", "pieces")
-        for name in names:
-            if getattr(self, name) < 1:
-                raise UsageError(f"{name} must be at least 1")
+        for name in ("n_bits", "sequences", "search_bits", "rounds", "pieces"):
+            value = getattr(self, name)
+            if value < 1:
+                raise UsageError(f"{_flag(name)} must be at least 1, got {value}")
         if not 0 <= self.max_depth <= 4:
-            raise UsageError("max_depth must be between 0 and 4")
+            raise UsageError(
+                f"{_flag('max_depth')} must be between 0 and 4, got {self.max_depth}"
+            )
+        check_seed(self.seed, _flag("seed"))
+
+
+# The fields that ``binadd certify`` sets from an option; errors name the option.
+OPTION_FIELDS = ("n_bits", "sequences", "seed", "max_depth", "search_bits")
+
+
+def _flag(name: str) -> str:
+    """The option that sets field ``name``, e.g. ``--max-depth``; else the name."""
+    return "--" + name.replace("_", "-") if name in OPTION_FIELDS else name
 
 
 def check_supported(config: Config) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ from binadd.configure import (
 from binadd.errors import ConfigError, UsageError
 
 TOP_KEYS = ("name", "description", "preset", "seeds", "base", "grid")
+# A sweep's name names its directory, runs/sweep-NAME: no path may hide in it.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 MAX_SEEDS = 100_000
 # How far beyond the training width a trial is always evaluated.
 GENERALIZATION_FACTOR = 10
@@ -148,7 +151,7 @@ def parse_sweep(data: dict[str, Any], default_name: str, where: str) -> Sweep:
             close = difflib.get_close_matches(key, TOP_KEYS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise UsageError(f"{where}: unknown key {key!r}{hint}")
-    name = _text(data, "name", default_name, where)
+    name = _name(data, default_name, where)
     preset = data.get("preset")
     if preset is not None and (not isinstance(preset, str) or preset not in PRESETS):
         choices = ", ".join(sorted(PRESETS))
@@ -170,6 +173,18 @@ def _text(data: dict[str, Any], key: str, default: str, where: str) -> str:
     if not isinstance(value, str) or (key == "name" and not value.strip()):
         raise UsageError(f"{where}: {key} must be a non-empty string")
     return value
+
+
+def _name(data: dict[str, Any], default: str, where: str) -> str:
+    """The sweep's name: letters, digits, '.', '_', '-'; no leading '.', no '..'."""
+    name = _text(data, "name", default, where)
+    if NAME_PATTERN.fullmatch(name) and ".." not in name:
+        return name
+    source = "name" if "name" in data else "name (the file's stem; set name = ...)"
+    raise UsageError(
+        f"{where}: {source} {name!r} may hold only letters, digits, '.', '_' and"
+        " '-', and may not start with '.' or hold '..'"
+    )
 
 
 def _table(value: Any, key: str, where: str) -> dict[str, Any]:
