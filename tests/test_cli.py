@@ -142,3 +142,28 @@ def test_force_starts_a_clean_run(trained: Path, tmp_path: Path) -> None:
 def test_an_empty_out_is_refused(capsys) -> None:
     assert main(["train", *TINY, "--out", "", "--force"]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_evaluations_record_their_settings(trained: Path, tmp_path: Path) -> None:
+    run = tmp_path / "settings"
+    shutil.copytree(trained, run)
+    assert (
+        main(
+            [
+                "evaluate",
+                str(run),
+                "--lengths",
+                "7",
+                "--samples",
+                "9",
+                "--seed",
+                "5",
+                "--chunk-size",
+                "3",
+            ]
+        )
+        == 0
+    )
+    entry = json.loads((run / "evaluations.jsonl").read_text().splitlines()[-1])
+    assert (entry["seed"], entry["samples"], entry["chunk_size"]) == (5, 9, 3)
+    assert [record["n_bits"] for record in entry["records"]][0] == 7

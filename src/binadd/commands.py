@@ -67,7 +67,9 @@ def run_train(args: argparse.Namespace) -> int:
         device,
         progress=sys.stderr.isatty(),
     )
-    run.write_lengths(records)
+    run.write_lengths(
+        records, {"seed": config.eval.eval_seed, "samples": config.eval.eval_samples}
+    )
     summary = write_summary(run, max(config.task.widths))
     plot_curves(run)
     plot_lengths(run, config)
@@ -115,6 +117,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if samples < 1:
         raise UsageError("--samples must be at least 1")
     layout = Layout.from_config(config.task)
+    bit_budget = args.bit_budget or DEFAULT_BIT_BUDGET
+    chunk_size = args.chunk_size or DEFAULT_CHUNK_SIZE
     records = evaluate(
         model,
         layout,
@@ -123,10 +127,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
         seed,
         device,
         progress=sys.stderr.isatty() and not args.json,
-        bit_budget=args.bit_budget or DEFAULT_BIT_BUDGET,
-        chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
+        bit_budget=bit_budget,
+        chunk_size=chunk_size,
     )
-    run.write_lengths(records)
+    run.write_lengths(
+        records,
+        {
+            "seed": seed,
+            "samples": samples,
+            "bit_budget": bit_budget,
+            "chunk_size": chunk_size,
+        },
+    )
     summary = write_summary(run, max(config.task.widths))
     plot_lengths(run, config)
     rows = verdicts(records)

@@ -206,10 +206,12 @@ class RunDir:
     def read_metrics(self) -> list[dict[str, str]]:
         return read_csv(self.metrics_path)
 
-    def write_lengths(self, records: list[dict[str, Any]]) -> None:
+    def write_lengths(
+        self, records: list[dict[str, Any]], settings: dict[str, Any] | None = None
+    ) -> None:
         """Merge records into lengths.csv (newest per width and case wins) and
-        append them to evaluations.jsonl."""
-        entry = {"time": time.time(), "records": records}
+        append them to evaluations.jsonl with the settings that made them."""
+        entry = {"time": time.time(), **(settings or {}), "records": records}
         try:
             with self.evaluations_path.open("a", encoding="utf-8") as stream:
                 stream.write(json.dumps(entry) + "\n")
