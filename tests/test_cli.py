@@ -166,4 +166,4 @@ def test_evaluations_record_their_settings(trained: Path, tmp_path: Path) -> Non
     )
     entry = json.loads((run / "evaluations.jsonl").read_text().splitlines()[-1])
     assert (entry["seed"], entry["samples"], entry["chunk_size"]) == (5, 9, 3)
-    assert [record["n_bits"] for record in entry["records"]][0] == 7
+    assert entry["records"][0]["n_bits"] == 7
