@@ -92,7 +92,18 @@ def test_bad_sweep_files_are_one_line_usage_errors(text, message):
 
 
 @pytest.mark.parametrize(
-    "name", ["../../x", "a/b", "a\\\\b", "..", ".hidden", "a..b", "sp ace", "é", "x\\n"]
+    "name",
+    [
+        "../../x",
+        "a/b",
+        "a\\\\b",
+        "..",
+        ".hidden",
+        "a..b",
+        "sp ace",
+        "é",
+        "x\\n",
+    ],
 )
 def test_a_sweep_name_that_is_no_plain_file_name_is_refused(name):
     with pytest.raises(UsageError) as error:
