@@ -40,10 +40,10 @@ N_BITS = 10
 CHECK_EVERY = 25
 
 
-def _load_data_module() -> Any:
-    """Import ``benchmarks/data.py`` by path (benchmarks is not a package)."""
-    path = Path(__file__).with_name("data.py")
-    spec = importlib.util.spec_from_file_location("binadd_benchmark_data", path)
+def _load_sibling(name: str) -> Any:
+    """Import ``benchmarks/NAME.py`` by path (benchmarks is not a package)."""
+    path = Path(__file__).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"binadd_benchmark_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -51,7 +51,8 @@ def _load_data_module() -> Any:
     return module
 
 
-reference_pairs = _load_data_module().reference_pairs
+reference_pairs = _load_sibling("data").reference_pairs
+parse_seeds = _load_sibling("recipe_sweep").parse_seeds
 
 
 class OriginalAdder(nn.Module):
@@ -110,15 +111,6 @@ def binadd_time_to_solve(seed: int, test: list[Example]) -> dict[str, Any]:
     if trainer.solved and all_right(trainer.model.eval(), test):
         return {"steps": trainer.solved_at, "seconds": seconds}
     return {"steps": None, "seconds": math.inf}
-
-
-def parse_seeds(text: str) -> list[int]:
-    """Seeds like ``0-19`` or ``0,3,7``."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        low, _, high = part.partition("-")
-        seeds += range(int(low), int(high or low) + 1)
-    return seeds
 
 
 def report(rows: list[dict[str, Any]]) -> None:

@@ -33,7 +33,7 @@ def _device(args: argparse.Namespace, config: Config) -> torch.device:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from binadd.evaluate import evaluate, format_verdicts, verdicts
+    from binadd.evaluate import evaluate_into, format_verdicts, verdicts
     from binadd.horizon import format_summary, write_summary
     from binadd.plots import plot_curves, plot_lengths
     from binadd.resume import resume
@@ -58,17 +58,8 @@ def run_train(args: argparse.Namespace) -> int:
         trainer = Trainer(config, device)
 
     fit(trainer, run)
-    records = evaluate(
-        trainer.model,
-        trainer.layout,
-        config.eval.eval_lengths,
-        config.eval.eval_samples,
-        config.eval.eval_seed,
-        device,
-        progress=sys.stderr.isatty(),
-    )
-    run.write_lengths(
-        records, {"seed": config.eval.eval_seed, "samples": config.eval.eval_samples}
+    records = evaluate_into(
+        run, trainer.model, trainer.layout, config.eval, device, sys.stderr.isatty()
     )
     summary = write_summary(run, max(config.task.widths))
     plot_curves(run)

@@ -29,10 +29,12 @@ from torch import nn
 from tqdm import tqdm
 
 from binadd.checkpoint import Checkpoint
+from binadd.config import EvalConfig
 from binadd.errors import CheckpointError, UsageError
 from binadd.layouts import Layout
 from binadd.metrics import wilson_interval
 from binadd.models import build_model
+from binadd.rundir import RunDir
 from binadd.stream import (
     DEFAULT_CHUNK_SIZE,
     GENERATION_BITS,
@@ -281,6 +283,24 @@ def evaluate(
                 chunk_size=chunk_size,
                 progress=bar.update,
             )
+    return records
+
+
+def evaluate_into(
+    run: RunDir,
+    model: nn.Module,
+    layout: Layout,
+    config: EvalConfig,
+    device: torch.device,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """Score the widths ``config`` names and record them in the run directory."""
+    records = evaluate(
+        model, layout, config.eval_lengths, config.eval_samples, config.eval_seed,
+        device, progress,
+    )  # fmt: skip
+    settings = {"seed": config.eval_seed, "samples": config.eval_samples}
+    run.write_lengths(records, settings)
     return records
 
 

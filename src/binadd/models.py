@@ -197,7 +197,3 @@ MODELS: dict[str, type[nn.Module]] = {
 def build_model(config: ModelConfig, input_size: int) -> nn.Module:
     """Build the model that ``config`` names, with fresh weights."""
     return MODELS[config.kind](config, input_size)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -27,7 +27,6 @@ from typing import TextIO
 
 from binadd.errors import UsageError
 
-BASES = {"dec": 10, "bin": 2, "hex": 16}
 PREFIXES = {"0b": 2, "0x": 16}
 DIGITS = {2: "01", 10: "0-9", 16: "0-9a-fA-F"}
 # Pieces this small go through int() and str() directly (below CPython's limit).

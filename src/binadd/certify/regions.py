@@ -66,11 +66,6 @@ class Region:
         hi = self.radius if hi is None else hi
         return Interval.point(self.center) + iv.matmul(self.frame, Interval(lo, hi))
 
-    def contains(self, points: np.ndarray) -> np.ndarray:
-        """Which points lie inside (approximately; for pictures and statistics)."""
-        coords = (points - self.center) @ self.inverse.T
-        return np.all(np.abs(coords) <= self.radius * (1 + 1e-9), axis=1)
-
     def to_dict(self) -> dict[str, list[float] | list[list[float]]]:
         return {
             "center": self.center.tolist(),
@@ -86,18 +81,6 @@ def in_frame(values: Interval, target: Region) -> Interval:
     residual = identity - iv.matmul(target.inverse, target.frame)
     slack = iv.dot_up(residual.magnitude(), target.radius)
     return coords + Interval(-slack, slack)
-
-
-def point_image(
-    cell: CellMap, state: np.ndarray, x: np.ndarray, target: Region
-) -> Interval:
-    """Frame coordinates in ``target`` of where float32 sends an exact state."""
-    point = Interval.point(state)
-    error = cell.float32_error(point)
-    image = cell.step(point, x) + Interval(
-        np.full(len(state), -error), np.full(len(state), error)
-    )
-    return in_frame(image, target)
 
 
 def piece_image(

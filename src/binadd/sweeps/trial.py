@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from binadd.config import Config
-from binadd.evaluate import evaluate
+from binadd.evaluate import evaluate_into
 from binadd.rundir import RunDir
 from binadd.train import Trainer, fit, resolve_device
 
@@ -90,15 +90,7 @@ def _train_and_evaluate(task: TrialTask, result: dict[str, Any]) -> None:
     result["train_seconds"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    records = evaluate(
-        trainer.model,
-        trainer.layout,
-        config.eval.eval_lengths,
-        config.eval.eval_samples,
-        config.eval.eval_seed,
-        device,
-    )
-    run.write_lengths(records)
+    records = evaluate_into(run, trainer.model, trainer.layout, config.eval, device)
     result["records"] = records
     result["eval_seconds"] = time.perf_counter() - start
     if task.tensorboard_dir is not None:
